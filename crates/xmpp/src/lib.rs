@@ -1,0 +1,147 @@
+//! A sans-IO XMPP client session for XMPP over WebSocket.
+//!
+//! `candado-xmpp` speaks the client side of
+//! [RFC 7395](https://www.rfc-editor.org/rfc/rfc7395) (XMPP over WebSocket),
+//! [RFC 6120](https://www.rfc-editor.org/rfc/rfc6120) (streams, SASL, binding) and
+//! [RFC 6121](https://www.rfc-editor.org/rfc/rfc6121) (roster, presence, messages). It never
+//! touches a socket, a clock or a random number generator: the owner feeds it WebSocket text
+//! frames, commands, the time and 32 random bytes, and drains frames to send, events and the
+//! next timer deadline. The same code runs natively (tests, a native WebSocket client) and in
+//! a browser worker.
+//!
+//! # Data flow
+//!
+//! ```text
+//!            handle_frame(&str)     ┌───────────┐  poll_transmit() -> String
+//!  WebSocket ─────────────────────▶ │           │ ─────────────────────────▶ WebSocket
+//!            handle_socket_closed() │  Session  │
+//!  owner     ─────────────────────▶ │           │  poll_event() -> Event
+//!            handle_command(Command)│           │ ─────────────────────────▶ owner
+//!  timer     ─────────────────────▶ │           │  poll_timeout() -> Timestamp
+//!            handle_timeout(now)    └───────────┘ ─────────────────────────▶ timer
+//! ```
+//!
+//! See [`Session`] for the full API taxonomy and the drain order.
+//!
+//! # Supported
+//!
+//! * RFC 7395 framing: `<open/>`/`<close/>`, one element per frame, `xmlns='jabber:client'`
+//!   on every stanza sent, `see-other-uri` redirects (never from `wss://` to `ws://`).
+//! * Limits checked while parsing, before a tree is built: frame size, nesting depth, element
+//!   count ([`Limits`]). Hostile input ends the session with [`CloseReason::BadFrame`] or
+//!   [`CloseReason::Protocol`], never a panic.
+//! * SASL SCRAM-SHA-256 and SCRAM-SHA-1 with the server signature verified; PLAIN only over
+//!   [`Transport::Secure`] or with [`Config::allow_plain_on_insecure`] (loopback tests).
+//! * Resource binding, the legacy session request where a server still requires it.
+//! * Stream errors, SASL failures, bind failures, timeouts as [`Event::Closed`] reasons.
+//! * Roster get (with versioning), set, remove, pushes (only from our own account).
+//! * Presence (show, status, priority), the subscription handshake (subscribe, subscribed,
+//!   unsubscribe, unsubscribed; `subscribed` before a request is a pre-approval).
+//! * Messages (chat, normal, groupchat, headline; thread) with ids, and message errors;
+//!   XEP-0203 delay stamps on stored messages.
+//! * XEP-0199 ping: answered, and sent as a keepalive.
+//! * XEP-0198 stream management: enable with resumption, acks both ways ([`Event::Acked`]
+//!   per message), resumption on a new socket with unacknowledged stanzas sent again, and
+//!   when resumption is refused the unacknowledged stanzas handed back
+//!   ([`Event::ResumeFailed`], [`Session::take_unacked`]) before a fresh session.
+//! * XEP-0077 in-band registration with XEP-0004 data forms or legacy fields, XEP-0158
+//!   CAPTCHA forms with their XEP-0231 media handed to the owner, password change, account
+//!   removal.
+//!
+//! # Not supported (yet)
+//!
+//! Carbons, MUC, disco, caps, receipts, chat states, hints, blocking, upload slots, host-meta
+//! parsing; SCRAM `-PLUS` channel binding (browsers expose no TLS channel binding);
+//! SASLprep of passwords (passwords are used as their UTF-8 bytes); STARTTLS (not used over
+//! WebSocket). Subscription pre-approval is sent (`ApproveSubscription` before any request)
+//! but the server's `urn:xmpp:features:pre-approval` feature is not checked.
+//!
+//! # Example: log in and send a message
+//!
+//! The server's frames are written out by hand here; a real owner passes what the WebSocket
+//! receives.
+//!
+//! ```
+//! use candado_xmpp::{Command, Config, Event, MessageKind, Password, Seed, Session, Timestamp, Transport};
+//!
+//! let config = Config::new(
+//!     "juliet@example.com".parse()?,
+//!     Password::new("r0m30myr0m30"),
+//!     Transport::Secure, // wss://
+//! );
+//! // Fresh bytes from a CSPRNG in real use.
+//! let mut session = Session::new(config, Seed::new([42; 32]), Timestamp::from_millis(0));
+//! let mut sent = Vec::new();
+//! let mut drain = |s: &mut Session, sent: &mut Vec<String>| {
+//!     while let Some(frame) = s.poll_transmit() {
+//!         sent.push(frame); // ws.send(frame)
+//!     }
+//! };
+//! drain(&mut session, &mut sent);
+//! assert!(sent[0].starts_with("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing'"));
+//!
+//! for frame in [
+//!     "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' version='1.0' from='example.com' id='1'/>",
+//!     "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><mechanisms \
+//!      xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>\
+//!      </stream:features>",
+//!     "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>",
+//!     "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' version='1.0' from='example.com' id='2'/>",
+//!     "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind \
+//!      xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>",
+//! ] {
+//!     session.handle_frame(frame);
+//!     drain(&mut session, &mut sent);
+//! }
+//! // The last frame sent is the bind request; answer it.
+//! let bind = sent.last().unwrap();
+//! let id = bind.split("id='").nth(1).unwrap().split('\'').next().unwrap();
+//! session.handle_frame(&format!(
+//!     "<iq xmlns='jabber:client' type='result' id='{id}'><bind \
+//!      xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@example.com/web</jid></bind></iq>"
+//! ));
+//! while let Some(event) = session.poll_event() {
+//!     if let Event::Online { jid } = event {
+//!         assert_eq!(jid.to_string(), "juliet@example.com/web");
+//!     }
+//! }
+//!
+//! let id = session.handle_command(Command::SendMessage {
+//!     to: "romeo@example.net".parse()?,
+//!     body: "Wherefore art thou?".into(),
+//!     kind: MessageKind::Chat,
+//!     thread: None,
+//! })?;
+//! let frame = session.poll_transmit().unwrap();
+//! assert!(frame.starts_with("<message xmlns='jabber:client'"));
+//! assert!(frame.contains(&format!("id='{}'", id.unwrap())));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod credentials;
+pub mod framing;
+pub mod register;
+pub mod scram;
+mod session;
+mod sm;
+mod stanza;
+mod types;
+
+pub use credentials::{Password, Seed};
+pub use framing::{FrameError, Limits};
+pub use register::{FieldValue, FormField, MediaData, RegistrationForm, SubmitError};
+pub use session::{Resumption, Session};
+pub use sm::UnackedStanza;
+pub use types::{
+    CloseReason, Command, CommandError, Config, Event, MessageKind, ProtocolError, RosterItem,
+    Show, StanzaErrorInfo, Subscription, Timestamp, Transport,
+};

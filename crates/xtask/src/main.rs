@@ -1,0 +1,48 @@
+//! `cargo xtask`: the project's commands (see README.md).
+//!
+//! - `cargo xtask run [--release] [--port N]`: install what is missing, start a private Prosody, build the
+//!   app with Trunk and serve it on http://127.0.0.1:8080 until Ctrl-C.
+//! - `cargo xtask test [PART…]`: install test prerequisites, run every check (or only the named parts), end
+//!   with one line `N passed, N failed`.
+//! - `cargo xtask bench [size]`: print figures (never pass/fail).
+
+mod bench;
+mod run;
+mod steps;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  run [--release] [--port N]   build the app and serve it with a private Prosody (Ctrl-C stops)
+  test [PART...]               run the checks; PART is one of: lint native otr xmpp vault web interop e2e
+  bench [size]                 print size figures of the first load
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((c, rest)) => (c.as_str(), rest),
+        None => ("", &[][..]),
+    };
+    let result = match command {
+        "run" => run::run(rest),
+        "test" => return test::test(rest),
+        "bench" => bench::bench(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown command {command:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The app shell reaches a real Prosody from headless Chromium, and explains when it cannot.
+
+use std::time::Duration;
+
+use candado_e2e::dist_dir;
+use candado_harness::{fresh_dir, Chromium, Prosody, StaticServer};
+use fantoccini::Locator;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Serves the built app with a `config.json` pointing at `websocket_url`.
+fn serve_app(websocket_url: &str) -> StaticServer {
+    let server = StaticServer::start(&dist_dir(), 0).expect("serve dist/");
+    let config = serde_json::json!({ "domain": "localhost", "websocket_url": websocket_url });
+    server.set_file(
+        "/config.json",
+        "application/json",
+        config.to_string().into_bytes(),
+    );
+    server
+}
+
+async fn status_of(browser: &Chromium, state: &str) -> Result<String, String> {
+    browser
+        .wait_for_attr("#connection-status", "data-state", state, WAIT)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shows_connected_in_spanish_when_prosody_answers() {
+    let prosody = Prosody::start(&fresh_dir("e2e", "prosody").unwrap(), "localhost").unwrap();
+    let server = serve_app(&prosody.websocket_url());
+    let browser = Chromium::start("smoke-es", "es-AR").await.unwrap();
+    browser.client.goto(&server.url()).await.unwrap();
+
+    let text = status_of(&browser, "connected").await;
+    browser.screenshot("smoke-connected-es").await.unwrap();
+    let text = text.unwrap_or_else(|e| panic!("{e}\nprosody log:\n{}", prosody.log()));
+    assert!(text.contains("Conectado"), "status text: {text:?}");
+    let lang = browser
+        .client
+        .find(Locator::Css("html"))
+        .await
+        .unwrap()
+        .attr("lang")
+        .await
+        .unwrap();
+    assert_eq!(lang.as_deref(), Some("es"));
+    let domain = browser
+        .client
+        .find(Locator::Css("#server-domain"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(domain, "localhost");
+    // The page loaded the worker and nothing but our own files.
+    let log = server.request_log();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("GET /candado-worker_loader.js 200")),
+        "{log:?}"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shows_connected_in_english_for_english_browsers() {
+    let prosody = Prosody::start(&fresh_dir("e2e", "prosody").unwrap(), "localhost").unwrap();
+    let server = serve_app(&prosody.websocket_url());
+    let browser = Chromium::start("smoke-en", "en-US").await.unwrap();
+    browser.client.goto(&server.url()).await.unwrap();
+
+    let text = status_of(&browser, "connected").await;
+    browser.screenshot("smoke-connected-en").await.unwrap();
+    let text = text.unwrap();
+    assert!(text.contains("Connected"), "status text: {text:?}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explains_when_the_server_is_unreachable() {
+    // Start a real Prosody, note its endpoint, then stop it: the port is closed when the page loads.
+    let mut prosody = Prosody::start(&fresh_dir("e2e", "prosody").unwrap(), "localhost").unwrap();
+    let url = prosody.websocket_url();
+    prosody.stop();
+    let server = serve_app(&url);
+    let browser = Chromium::start("smoke-down", "es-AR").await.unwrap();
+    browser.client.goto(&server.url()).await.unwrap();
+
+    let text = status_of(&browser, "failed").await;
+    browser.screenshot("smoke-unreachable-es").await.unwrap();
+    let text = text.unwrap();
+    assert!(
+        text.contains("No se pudo conectar"),
+        "status text: {text:?}"
+    );
+    let help = browser
+        .client
+        .find(Locator::Css("#connection-help"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(help.contains("no responde"), "help text: {help:?}");
+    let retry = browser.client.find(Locator::Css("#retry")).await.unwrap();
+    assert!(retry.is_displayed().await.unwrap(), "retry button hidden");
+    browser.close().await;
+}

@@ -1,0 +1,143 @@
+//! Headless Chromium through chromedriver (WebDriver), with a fresh profile per instance.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+
+use crate::{free_port, fresh_dir, stop_child, target_dir, wait_for_port, which};
+
+/// Chromium flags for running headless as root on a machine with no network beyond loopback
+/// (see DESIGN.md §6).
+pub const CHROMIUM_ARGS: &[&str] = &[
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--window-size=412,915",
+];
+
+/// A headless Chromium driven through WebDriver. Call [`Chromium::close`] at the end of a test; dropping it
+/// stops chromedriver (and with it the browser) by pid.
+#[derive(Debug)]
+pub struct Chromium {
+    driver: Child,
+    /// The WebDriver session.
+    pub client: Client,
+    /// The browser profile folder (a fresh one per instance: an independent "device").
+    pub profile: PathBuf,
+}
+
+impl Chromium {
+    /// Starts chromedriver and a headless Chromium whose preferred language is `lang` (e.g. `es-AR`).
+    pub async fn start(label: &str, lang: &str) -> Result<Chromium, String> {
+        let chromedriver = which("chromedriver").ok_or_else(|| {
+            "chromedriver is not installed: install the `chromium-driver` package".to_string()
+        })?;
+        let binary = which("chromium").ok_or_else(|| {
+            "Chromium is not installed: install the `chromium` package".to_string()
+        })?;
+        let profile = fresh_dir("browser-profiles", label).map_err(|e| e.to_string())?;
+        let port = free_port().map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(profile.with_extension("chromedriver.log"))
+            .map_err(|e| e.to_string())?;
+        let mut driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start chromedriver: {e}"))?;
+        if !wait_for_port(port, Duration::from_secs(20)) {
+            stop_child(&mut driver, Duration::from_secs(2));
+            return Err("chromedriver did not start".into());
+        }
+        let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.push(format!("--lang={lang}"));
+        let caps = serde_json::json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": binary,
+                "args": args,
+                "prefs": { "intl": { "accept_languages": lang } },
+            },
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            return Err("capabilities are not an object".into());
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await;
+        match client {
+            Ok(client) => Ok(Chromium {
+                driver,
+                client,
+                profile,
+            }),
+            Err(e) => {
+                stop_child(&mut driver, Duration::from_secs(2));
+                Err(format!("cannot start a WebDriver session: {e}"))
+            }
+        }
+    }
+
+    /// Saves a PNG screenshot as `target/e2e/<name>.png` and returns its path.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf, String> {
+        let png = self.client.screenshot().await.map_err(|e| e.to_string())?;
+        let dir = target_dir().join("e2e");
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
+    /// Waits until the element matching `css` has attribute `attr` equal to `value`; returns the element's
+    /// text. On timeout the error tells what was seen last.
+    pub async fn wait_for_attr(
+        &self,
+        css: &str,
+        attr: &str,
+        value: &str,
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        let mut last = String::from("(element not found)");
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                if let Ok(Some(seen)) = el.attr(attr).await {
+                    if seen == value {
+                        return el.text().await.map_err(|e| e.to_string());
+                    }
+                    last = format!("{attr}={seen:?}, text {:?}", el.text().await.ok());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!(
+            "timed out after {timeout:?} waiting for {css}[{attr}={value:?}]; last seen: {last}"
+        ))
+    }
+
+    /// Ends the WebDriver session and stops chromedriver.
+    pub async fn close(mut self) {
+        let client = self.client.clone();
+        let _ = client.close().await;
+        stop_child(&mut self.driver, Duration::from_secs(5));
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        stop_child(&mut self.driver, Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,111 @@
+//! Test and demo harness for Candado: real parts started on loopback, stopped by pid.
+//!
+//! - [`Prosody`]: a private Prosody from `tests/prosody/prosody.cfg.lua`, on free ports, with its data in a
+//!   folder of its own; stopped when dropped.
+//! - [`StaticServer`]: serves a folder (the built `dist/`) over HTTP on 127.0.0.1, with extra files
+//!   (`config.json`) and headers.
+//! - [`Chromium`]: headless Chromium driven through chromedriver (WebDriver), with a fresh profile.
+//!
+//! Used by `cargo xtask run` and by the end-to-end and integration suites.
+
+mod browser;
+mod prosody;
+mod static_server;
+
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub use browser::Chromium;
+pub use prosody::{which, Prosody};
+pub use static_server::StaticServer;
+
+/// The workspace root (the folder with the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent()
+        .and_then(|p| p.parent())
+        .map(PathBuf::from)
+        .unwrap_or(here)
+}
+
+/// The cargo target folder: `$CARGO_TARGET_DIR`, or `target/` in the workspace.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`, or `timeout` passes.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into();
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// True when this process runs as root (some servers need to be told so).
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|uid| uid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A fresh, empty folder under `target/<area>/` named after `label` and this process.
+pub fn fresh_dir(area: &str, label: &str) -> std::io::Result<PathBuf> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = target_dir()
+        .join(area)
+        .join(format!("{label}-{}-{n}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Sends SIGTERM to `pid` and waits up to `grace` for it to exit, then SIGKILL.
+pub(crate) fn stop_child(child: &mut std::process::Child, grace: Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

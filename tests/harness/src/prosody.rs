@@ -1,0 +1,142 @@
+//! A private Prosody on loopback.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{free_port, running_as_root, stop_child, wait_for_port, workspace_root};
+
+/// A running private Prosody. Stopped (by pid) when dropped.
+#[derive(Debug)]
+pub struct Prosody {
+    child: Child,
+    dir: PathBuf,
+    config: PathBuf,
+    /// The XMPP domain it serves.
+    pub domain: String,
+    /// The client-to-server TCP port.
+    pub c2s_port: u16,
+    /// The HTTP port that carries the WebSocket endpoint.
+    pub http_port: u16,
+}
+
+impl Prosody {
+    /// The config template kept in the repository.
+    pub fn template() -> PathBuf {
+        workspace_root().join("tests/prosody/prosody.cfg.lua")
+    }
+
+    /// Starts Prosody serving `domain`, with its config, data and logs in `dir` (created if needed).
+    /// Returns once its WebSocket port accepts connections.
+    pub fn start(dir: &Path, domain: &str) -> Result<Prosody, String> {
+        which("prosody").ok_or_else(|| {
+            "Prosody is not installed: install the `prosody` package (Debian: apt-get install prosody)"
+                .to_string()
+        })?;
+        std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(dir.join("certs")).map_err(|e| e.to_string())?;
+        let template = std::fs::read_to_string(Self::template())
+            .map_err(|e| format!("cannot read {}: {e}", Self::template().display()))?;
+        let c2s_port = free_port().map_err(|e| e.to_string())?;
+        let mut http_port = free_port().map_err(|e| e.to_string())?;
+        while http_port == c2s_port {
+            http_port = free_port().map_err(|e| e.to_string())?;
+        }
+        let config_text = template
+            .replace("@DIR@", &dir.display().to_string())
+            .replace("@DOMAIN@", domain)
+            .replace("@C2S_PORT@", &c2s_port.to_string())
+            .replace("@HTTP_PORT@", &http_port.to_string())
+            .replace(
+                "@RUN_AS_ROOT@",
+                if running_as_root() { "true" } else { "false" },
+            );
+        let config = dir.join("prosody.cfg.lua");
+        std::fs::write(&config, config_text).map_err(|e| e.to_string())?;
+        let out = std::fs::File::create(dir.join("stdout.log")).map_err(|e| e.to_string())?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new("prosody")
+            .arg("-F")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot start prosody: {e}"))?;
+        let mut prosody = Prosody {
+            child,
+            dir: dir.to_path_buf(),
+            config,
+            domain: domain.to_string(),
+            c2s_port,
+            http_port,
+        };
+        if !wait_for_port(http_port, Duration::from_secs(30)) {
+            let log = prosody.log();
+            prosody.stop();
+            return Err(format!("prosody did not start listening; its log:\n{log}"));
+        }
+        Ok(prosody)
+    }
+
+    /// The RFC 7395 WebSocket endpoint.
+    pub fn websocket_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/xmpp-websocket", self.http_port)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Creates an account with `prosodyctl register`.
+    pub fn register(&self, user: &str, password: &str) -> Result<(), String> {
+        let status = Command::new("prosodyctl")
+            .arg("--config")
+            .arg(&self.config)
+            .args(["register", user, &self.domain, password])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| e.to_string())?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("prosodyctl register {user} failed: {status}"))
+    }
+
+    /// Prosody's logs so far (for failure messages).
+    pub fn log(&self) -> String {
+        ["prosody.log", "prosody.err", "stdout.log"]
+            .iter()
+            .filter_map(|name| std::fs::read_to_string(self.dir.join(name)).ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Stops the server (SIGTERM to its pid, SIGKILL after 5 s).
+    pub fn stop(&mut self) {
+        stop_child(&mut self.child, Duration::from_secs(5));
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Prosody {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The full path of `program` on `PATH`, if any.
+pub fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(program))
+            .find(|p| p.is_file())
+    })
+}
