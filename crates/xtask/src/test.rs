@@ -35,7 +35,7 @@ const PARTS: &[(&str, &str)] = &[
 const FULL_RUN: &[&str] = &["lint", "native", "web", "interop", "e2e"];
 
 /// Crates that only exist natively (test tools); excluded from wasm32 checks.
-const NATIVE_ONLY: &[&str] = &["xtask", "candado-harness", "candado-e2e"];
+const NATIVE_ONLY: &[&str] = &["xtask", "candado-harness", "candado-e2e", "candado-interop"];
 
 /// Crates with `wasm-bindgen-test` suites that run in headless Chromium.
 const BROWSER_SUITES: &[&str] = &["candado-ui", "candado-vault"];

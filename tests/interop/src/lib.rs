@@ -1,0 +1,1 @@
+//! Interoperability harness for candado-otr against libotr (work in progress).
