@@ -33,8 +33,11 @@
 //! | instance tags: receiver-tag checks, one session per peer instance, [`Router`] with libotr's master/child rules | done (the master's DH-Commit moves to the first answering instance instead of being copied to each) |
 //! | fragmentation: sending with a maximum size, libotr's reassembly rules ([`fragment`]) | done |
 //! | entry points for fuzz targets (`fuzzing`, hidden) | done (the `fuzz/` crate itself is not here) |
-//! | libotr private-key and fingerprint file formats | **not yet** |
-//! | interop tests against libotr, benchmarks, wasm browser tests | **not yet** |
+//! | libotr's private-key file (`otr.private_key`): read, and write byte-identical to libotr ([`keyfile`]) | done |
+//! | libotr's fingerprint (trust) file | **not yet** |
+//! | interop tests against libotr 4.1.1 (`tests/interop`, v2 and v3: AKE, 1000 messages, fragments, SMP, abort, disconnect, extra key, key files) | done |
+//! | two-peer test on wasm32 in headless Chromium (`tests/wasm.rs`) | done |
+//! | benchmarks (`cargo xtask bench otr`) | **not yet** |
 //!
 //! ## Shape
 //!
@@ -129,6 +132,7 @@ pub mod error;
 pub mod fragment;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod keyfile;
 pub mod session;
 pub mod smp;
 pub mod tlv;

@@ -760,6 +760,14 @@ impl Session {
     fn drain_ake(&mut self, now: u64) {
         while let Some(m) = self.ake.poll_transmit() {
             self.ake_activity = Some(now);
+            // libotr counts AKE messages as "sent" for the heartbeat, except a v3
+            // DH-Commit (sent from its master context): otherwise the first message
+            // received after the AKE would be answered by a heartbeat at once.
+            let v3_commit =
+                matches!(m.body, MessageBody::DhCommit(_)) && m.header.version() == Version::V3;
+            if !v3_commit {
+                self.last_sent = Some(now);
+            }
             // AKE messages are small enough for every transport but still obey the
             // fragment size, as libotr does.
             if let Err(error) = self.queue_encoded(&m, true) {

@@ -1,6 +1,8 @@
 //! Two AKE peers in memory, for v2 and v3: the happy path, simultaneous commits,
 //! retransmissions, out-of-state messages and a tampering pipe.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use candado_otr::ake::{Ake, AkeStep, AkeSuccess, AuthStateName, BoldHalf, IgnoreReason};

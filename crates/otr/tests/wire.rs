@@ -1,6 +1,8 @@
 //! Decoders never panic and are consistent: pseudo-random and mutated inputs (a cheap
 //! stand-in until the cargo-fuzz targets exist).
 
+#![cfg(not(target_arch = "wasm32"))]
+
 mod common;
 
 use candado_otr::tlv::Plaintext;

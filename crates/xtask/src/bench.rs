@@ -1,67 +1,140 @@
-//! `cargo xtask bench`: figures, never pass/fail.
+//! `cargo xtask bench [size] [vault]`: figures, never pass/fail. Prints one table (figure, Candado, anchor,
+//! ratio) and writes the same rows to `target/bench/latest.json` so figures can be compared across commits.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-use crate::tools;
+use candado_harness::workspace_root;
+
+use crate::tools::{self, cargo};
+
+/// The benchmarks, in the order a full run takes them.
+const BENCHES: &[&str] = &["size", "vault"];
+
+/// One figure.
+#[derive(Debug)]
+struct Row {
+    figure: String,
+    candado: String,
+    anchor: String,
+    ratio: String,
+}
+
+impl Row {
+    fn new(figure: impl Into<String>, candado: impl Into<String>) -> Row {
+        Row {
+            figure: figure.into(),
+            candado: candado.into(),
+            anchor: String::new(),
+            ratio: String::new(),
+        }
+    }
+
+    fn against(mut self, anchor: impl Into<String>, ratio: f64) -> Row {
+        self.anchor = anchor.into();
+        self.ratio = format!("{ratio:.2}");
+        self
+    }
+}
 
 pub fn bench(args: &[String]) -> Result<(), String> {
-    let which: Vec<&str> = args.iter().map(String::as_str).collect();
-    if let Some(other) = which.iter().find(|w| **w != "size") {
-        return Err(format!("unknown benchmark {other:?} (known: size)"));
+    let mut which: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Some(other) = which.iter().find(|w| !BENCHES.contains(w)) {
+        return Err(format!(
+            "unknown benchmark {other:?} (known: {})",
+            BENCHES.join(", ")
+        ));
     }
-    size()
-}
-
-/// One file of the first load.
-#[derive(Debug)]
-struct FileSize {
-    name: String,
-    raw: usize,
-    gzip: usize,
-    brotli: usize,
-}
-
-/// Builds the release app and prints the raw, gzip (level 9) and brotli (quality 11) size of every file
-/// the browser loads on first visit.
-fn size() -> Result<(), String> {
+    if which.is_empty() {
+        which = BENCHES.to_vec();
+    }
     let path = tools::ensure_build_tools()?;
-    let dist = tools::trunk_build(&path, true)?;
-    let files = first_load_files(&dist)?;
     let mut rows = Vec::new();
-    for file in &files {
-        let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
-        rows.push(FileSize {
-            name: file
-                .strip_prefix(&dist)
-                .unwrap_or(file)
-                .display()
-                .to_string(),
-            raw: bytes.len(),
-            gzip: gzip_len(&bytes)?,
-            brotli: brotli_len(&bytes)?,
-        });
+    for bench in which {
+        match bench {
+            "size" => rows.extend(size(&path)?),
+            "vault" => rows.extend(vault(&path)?),
+            _ => {}
+        }
     }
-    println!("\nFirst load of the release build (dist/):");
+    print_table(&rows);
+    write_json(&rows)
+}
+
+fn print_table(rows: &[Row]) {
+    let w = rows
+        .iter()
+        .map(|r| r.figure.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!();
     println!(
-        "{:<48} {:>10} {:>10} {:>10}",
-        "file", "raw", "gzip", "brotli"
+        "{:<w$}  {:>14}  {:>14}  {:>7}",
+        "figure", "Candado", "anchor", "ratio"
     );
-    for r in &rows {
+    for r in rows {
         println!(
-            "{:<48} {:>10} {:>10} {:>10}",
-            r.name, r.raw, r.gzip, r.brotli
+            "{:<w$}  {:>14}  {:>14}  {:>7}",
+            r.figure, r.candado, r.anchor, r.ratio
         );
     }
-    let total = |f: fn(&FileSize) -> usize| rows.iter().map(f).sum::<usize>();
-    println!(
-        "{:<48} {:>10} {:>10} {:>10}",
-        "total",
-        total(|r| r.raw),
-        total(|r| r.gzip),
-        total(|r| r.brotli)
-    );
+}
+
+fn write_json(rows: &[Row]) -> Result<(), String> {
+    let dir = candado_harness::target_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let json: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "figure": r.figure, "candado": r.candado, "anchor": r.anchor, "ratio": r.ratio,
+            })
+        })
+        .collect();
+    let file = dir.join("latest.json");
+    let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+    std::fs::write(&file, text).map_err(|e| e.to_string())?;
+    println!("\n(written to {})", file.display());
     Ok(())
+}
+
+/// Builds the release app and measures the raw, gzip (level 9) and brotli (quality 11) size of every file
+/// the browser loads on first visit.
+fn size(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
+    let dist = tools::trunk_build(path, true)?;
+    let mut rows = Vec::new();
+    let (mut raw, mut gz, mut br) = (0, 0, 0);
+    for file in first_load_files(&dist)? {
+        let bytes = std::fs::read(&file).map_err(|e| e.to_string())?;
+        let name = file
+            .strip_prefix(&dist)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        let (g, b) = (gzip_len(&bytes)?, brotli_len(&bytes)?);
+        raw += bytes.len();
+        gz += g;
+        br += b;
+        rows.push(Row::new(
+            format!("first load: {name} (raw / gzip / brotli bytes)"),
+            format!("{} / {g} / {b}", bytes.len()),
+        ));
+    }
+    rows.push(Row::new(
+        "first load: total (raw / gzip / brotli bytes)",
+        format!("{raw} / {gz} / {br}"),
+    ));
+    rows.push(
+        Row::new(
+            "first load: total brotli (KB)",
+            format!("{:.1}", br as f64 / 1000.0),
+        )
+        .against("318.0 (Converse.js)", br as f64 / 318_000.0),
+    );
+    Ok(rows)
 }
 
 /// Every file in `dist/` (all of them load on first visit: the page, its CSS, the app and the worker).
@@ -95,4 +168,105 @@ fn brotli_len(bytes: &[u8]) -> Result<usize, String> {
         w.write_all(bytes).map_err(|e| e.to_string())?;
     }
     Ok(out.len())
+}
+
+/// Runs `cmd` (inheriting stderr) and returns the `BENCH key=value…` lines of its stdout as maps.
+fn bench_lines(cmd: &mut Command) -> Result<Vec<BTreeMap<String, String>>, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed: {}\n{stdout}", out.status));
+    }
+    Ok(stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("BENCH "))
+        .map(|l| {
+            let mut fields = l.split_whitespace();
+            let mut map = BTreeMap::new();
+            map.insert("name".into(), fields.next().unwrap_or_default().to_string());
+            for kv in fields {
+                if let Some((k, v)) = kv.split_once('=') {
+                    map.insert(k.to_string(), v.to_string());
+                }
+            }
+            map
+        })
+        .collect())
+}
+
+fn field<'a>(map: &'a BTreeMap<String, String>, key: &str) -> &'a str {
+    map.get(key).map(String::as_str).unwrap_or("?")
+}
+
+/// Argon2id natively (opt-level 3) and in a dedicated worker of headless Chromium (the shipped release
+/// profile), at the same parameters, plus what calibration picks in each.
+fn vault(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
+    let native = bench_lines(
+        Command::new(cargo())
+            .args([
+                "run",
+                "--quiet",
+                "--profile",
+                "bench-native",
+                "-p",
+                "candado-vault",
+                "--example",
+                "argon2_bench",
+            ])
+            .current_dir(workspace_root()),
+    )?;
+    let mut wasm_cmd = crate::test::browser_test_cmd(Some(path));
+    wasm_cmd.args([
+        "-p",
+        "candado-vault",
+        "--release",
+        "--features",
+        "browser-bench",
+        "--test",
+        "bench_worker",
+        "--",
+        "--nocapture",
+    ]);
+    let wasm = bench_lines(&mut wasm_cmd)?;
+
+    let mut rows = Vec::new();
+    for n in native.iter().filter(|m| field(m, "name") == "argon2id") {
+        let (m, t) = (field(n, "m_kib"), field(n, "t"));
+        let native_ms: f64 = field(n, "median_ms").parse().unwrap_or(f64::NAN);
+        let w = wasm.iter().find(|w| {
+            field(w, "name") == "argon2id" && field(w, "m_kib") == m && field(w, "t") == t
+        });
+        let wasm_ms: f64 = w
+            .map(|w| field(w, "median_ms").parse().unwrap_or(f64::NAN))
+            .unwrap_or(f64::NAN);
+        rows.push(Row::new(
+            format!("vault: Argon2id m={m} KiB t={t}, native (ms)"),
+            format!("{native_ms:.1}"),
+        ));
+        rows.push(
+            Row::new(
+                format!("vault: Argon2id m={m} KiB t={t}, wasm worker (ms)"),
+                format!("{wasm_ms:.1}"),
+            )
+            .against(format!("{native_ms:.1} native"), wasm_ms / native_ms),
+        );
+    }
+    for (label, lines) in [("native", &native), ("wasm worker", &wasm)] {
+        if let Some(c) = lines.iter().find(|l| field(l, "name") == "calibration") {
+            rows.push(Row::new(
+                format!("vault: calibration pick for 1 s, {label}"),
+                format!(
+                    "m={} KiB t={} (~{} ms)",
+                    field(c, "m_kib"),
+                    field(c, "t"),
+                    field(c, "estimated_ms")
+                ),
+            ));
+        }
+    }
+    Ok(rows)
 }

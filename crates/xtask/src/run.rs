@@ -67,7 +67,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let mut prosody = prosody;
     while !stop.load(Ordering::SeqCst) {
-        if !prosody.is_running() {
+        if !prosody.is_running() && !stop.load(Ordering::SeqCst) {
             drop(server);
             return Err(format!(
                 "Prosody stopped unexpectedly; its log:\n{}",

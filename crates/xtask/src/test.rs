@@ -15,16 +15,16 @@ const PARTS: &[(&str, &str)] = &[
     ),
     (
         "native",
-        "every native test of the workspace (includes otr, xmpp, vault)",
+        "every native test of the workspace but interop and e2e (includes otr, xmpp, vault)",
     ),
-    ("otr", "candado-otr tests"),
+    ("otr", "candado-otr tests, native and in headless Chromium"),
     ("xmpp", "candado-xmpp tests"),
     (
         "vault",
         "candado-vault tests, native and in headless Chromium",
     ),
     ("web", "wasm-bindgen-test suites in headless Chromium"),
-    ("interop", "interoperability with libotr (not written yet)"),
+    ("interop", "candado-otr against real libotr 4.1.1"),
     (
         "e2e",
         "the built app in headless Chromium against a real Prosody",
@@ -38,7 +38,7 @@ const FULL_RUN: &[&str] = &["lint", "native", "web", "interop", "e2e"];
 const NATIVE_ONLY: &[&str] = &["xtask", "candado-harness", "candado-e2e", "candado-interop"];
 
 /// Crates with `wasm-bindgen-test` suites that run in headless Chromium.
-const BROWSER_SUITES: &[&str] = &["candado-ui", "candado-vault"];
+const BROWSER_SUITES: &[&str] = &["candado-ui", "candado-vault", "candado-otr"];
 
 pub fn test(args: &[String]) -> ExitCode {
     let mut parts: Vec<&str> = Vec::new();
@@ -59,7 +59,9 @@ pub fn test(args: &[String]) -> ExitCode {
     }
 
     let mut tally = Tally::default();
-    let needs_browser = parts.iter().any(|p| matches!(*p, "web" | "vault" | "e2e"));
+    let needs_browser = parts
+        .iter()
+        .any(|p| matches!(*p, "web" | "vault" | "otr" | "e2e"));
     let needs_servers = parts
         .iter()
         .any(|p| matches!(*p, "xmpp" | "native" | "e2e"));
@@ -83,7 +85,7 @@ pub fn test(args: &[String]) -> ExitCode {
     }
     let needs_wasm_tools = parts
         .iter()
-        .any(|p| matches!(*p, "web" | "vault" | "e2e" | "lint"));
+        .any(|p| matches!(*p, "web" | "vault" | "otr" | "e2e" | "lint"));
     let path = if needs_wasm_tools {
         match tools::ensure_build_tools() {
             Ok(path) => Some(path),
@@ -101,13 +103,18 @@ pub fn test(args: &[String]) -> ExitCode {
             "lint" => lint(&mut tally),
             "native" => {
                 let mut cmd = cargo_cmd(&["test", "--workspace"]);
-                cmd.args(["--exclude", "candado-e2e"]);
+                cmd.args(["--exclude", "candado-e2e", "--exclude", "candado-interop"]);
                 tally.tests("native tests (workspace)", &mut cmd);
             }
-            "otr" => tally.tests(
-                "candado-otr",
-                &mut cargo_cmd(&["test", "-p", "candado-otr"]),
-            ),
+            "otr" => {
+                tally.tests(
+                    "candado-otr",
+                    &mut cargo_cmd(&["test", "-p", "candado-otr"]),
+                );
+                let mut cmd = browser_test_cmd(path.as_ref());
+                cmd.args(["-p", "candado-otr"]);
+                tally.tests("candado-otr in headless Chromium", &mut cmd);
+            }
             "xmpp" => tally.tests(
                 "candado-xmpp",
                 &mut cargo_cmd(&["test", "-p", "candado-xmpp"]),
@@ -128,11 +135,10 @@ pub fn test(args: &[String]) -> ExitCode {
                     tally.tests(&format!("{krate} in headless Chromium"), &mut cmd);
                 }
             }
-            "interop" => {
-                eprintln!(
-                    "\n==> interop\nxtask: no interop suite exists yet (the libotr harness comes with the OTR issue)"
-                );
-            }
+            "interop" => tally.tests(
+                "interop with libotr",
+                &mut cargo_cmd(&["test", "-p", "candado-interop"]),
+            ),
             "e2e" => e2e(&mut tally, path.as_ref()),
             _ => {}
         }
@@ -185,7 +191,7 @@ fn lint(tally: &mut Tally) {
 }
 
 /// `cargo test --target wasm32-unknown-unknown` with wasm-bindgen-test-runner driving headless Chromium.
-fn browser_test_cmd(path: Option<&std::ffi::OsString>) -> Command {
+pub fn browser_test_cmd(path: Option<&std::ffi::OsString>) -> Command {
     let mut cmd = cargo_cmd(&["test", "--target", "wasm32-unknown-unknown"]);
     if let Some(path) = path {
         cmd.env("PATH", path);

@@ -1,5 +1,6 @@
 //! Headless Chromium through chromedriver (WebDriver), with a fresh profile per instance.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use crate::{free_port, fresh_dir, stop_child, target_dir, wait_for_port, which};
+use crate::{free_port, fresh_dir, stop_group, target_dir, wait_for_port, which};
 
 /// Chromium flags for running headless as root on a machine with no network beyond loopback
 /// (see DESIGN.md §6).
@@ -50,6 +51,7 @@ impl Chromium {
         let log = std::fs::File::create(profile.with_extension("chromedriver.log"))
             .map_err(|e| e.to_string())?;
         let mut driver = Command::new(chromedriver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
@@ -57,7 +59,7 @@ impl Chromium {
             .spawn()
             .map_err(|e| format!("cannot start chromedriver: {e}"))?;
         if !wait_for_port(port, Duration::from_secs(20)) {
-            stop_child(&mut driver, Duration::from_secs(2));
+            stop_group(&mut driver, Duration::from_secs(2));
             return Err("chromedriver did not start".into());
         }
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|s| s.to_string()).collect();
@@ -85,7 +87,7 @@ impl Chromium {
                 profile,
             }),
             Err(e) => {
-                stop_child(&mut driver, Duration::from_secs(2));
+                stop_group(&mut driver, Duration::from_secs(2));
                 Err(format!("cannot start a WebDriver session: {e}"))
             }
         }
@@ -132,12 +134,12 @@ impl Chromium {
     pub async fn close(mut self) {
         let client = self.client.clone();
         let _ = client.close().await;
-        stop_child(&mut self.driver, Duration::from_secs(5));
+        stop_group(&mut self.driver, Duration::from_secs(5));
     }
 }
 
 impl Drop for Chromium {
     fn drop(&mut self) {
-        stop_child(&mut self.driver, Duration::from_secs(2));
+        stop_group(&mut self.driver, Duration::from_secs(2));
     }
 }

@@ -9,6 +9,7 @@
 //! Used by `cargo xtask run` and by the end-to-end and integration suites.
 
 mod browser;
+mod ejabberd;
 mod prosody;
 mod static_server;
 
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub use browser::Chromium;
+pub use ejabberd::Ejabberd;
 pub use prosody::{which, Prosody};
 pub use static_server::StaticServer;
 
@@ -91,14 +93,37 @@ pub fn fresh_dir(area: &str, label: &str) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Sends SIGTERM to `pid` and waits up to `grace` for it to exit, then SIGKILL.
+/// Sends SIGTERM to `child` and waits up to `grace` for it to exit, then SIGKILL.
 pub(crate) fn stop_child(child: &mut std::process::Child, grace: Duration) {
+    stop(child, grace, false)
+}
+
+/// Like [`stop_child`], for a child started as the leader of its own process group
+/// (`process_group(0)`): the signals go to the whole group, so its own children stop too.
+pub(crate) fn stop_group(child: &mut std::process::Child, grace: Duration) {
+    stop(child, grace, true)
+}
+
+fn stop(child: &mut std::process::Child, grace: Duration, group: bool) {
+    let target = if group {
+        format!("-{}", child.id())
+    } else {
+        child.id().to_string()
+    };
+    let signal = |sig: &str| {
+        let _ = std::process::Command::new("kill")
+            .args([sig, "--", &target])
+            .stderr(std::process::Stdio::null())
+            .status();
+    };
     if matches!(child.try_wait(), Ok(Some(_))) {
+        if group {
+            // The leader is gone; make sure nothing it started lingers.
+            signal("-KILL");
+        }
         return;
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    signal("-TERM");
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if matches!(child.try_wait(), Ok(Some(_))) {
@@ -106,6 +131,7 @@ pub(crate) fn stop_child(child: &mut std::process::Child, grace: Duration) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    signal("-KILL");
     let _ = child.kill();
     let _ = child.wait();
 }

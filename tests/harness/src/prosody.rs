@@ -1,5 +1,6 @@
 //! A private Prosody on loopback.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -55,7 +56,9 @@ impl Prosody {
         std::fs::write(&config, config_text).map_err(|e| e.to_string())?;
         let out = std::fs::File::create(dir.join("stdout.log")).map_err(|e| e.to_string())?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
+        // Its own process group: a Ctrl-C in the terminal reaches only us, and we stop it by pid.
         let child = Command::new("prosody")
+            .process_group(0)
             .arg("-F")
             .arg("--config")
             .arg(&config)
