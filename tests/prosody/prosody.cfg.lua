@@ -48,3 +48,10 @@ modules_disabled = { "s2s" }
 VirtualHost "@DOMAIN@"
 
 Component "conference.@DOMAIN@" "muc"
+
+-- XEP-0363 uploads; URLs point at the loopback HTTP port (no TLS, test use only).
+Component "upload.@DOMAIN@" "http_file_share"
+    http_host = "127.0.0.1"
+    http_external_url = "http://127.0.0.1:@HTTP_PORT@/"
+    http_file_share_size_limit = 1024 * 1024
+    http_file_share_daily_quota = 10 * 1024 * 1024

@@ -31,6 +31,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod chat;
+
+pub use chat::*;
+
 /// Where the app connects: the XMPP domain and its RFC 7395 WebSocket endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerConfig {
@@ -56,6 +60,128 @@ pub enum Command {
     },
     /// Close the connection, if any.
     Disconnect,
+    /// Create an account on its server by in-band registration (XEP-0077), then log in.
+    /// Progress arrives as [`Event::Account`]; a server form that needs more than a username and a
+    /// password (e.g. a CAPTCHA) arrives as [`Event::RegistrationForm`].
+    Register {
+        /// The account to create.
+        account: AccountSetup,
+    },
+    /// Answer the server's registration form ([`Event::RegistrationForm`]).
+    SubmitRegistration {
+        /// The account being created.
+        account: AccountId,
+        /// Values for the fields other than username and password.
+        values: Vec<FormValue>,
+    },
+    /// Log in to an existing account. Several accounts may be logged in at once.
+    Login {
+        /// The account.
+        account: AccountSetup,
+    },
+    /// Log out and forget the account's connection (its conversations end).
+    Logout {
+        /// The account.
+        account: AccountId,
+    },
+    /// Add `jid` to the roster and ask to see its presence (the contact gets an invitation).
+    AddContact {
+        /// Our account.
+        account: AccountId,
+        /// The contact, `user@server`.
+        jid: String,
+        /// Our name for the contact.
+        name: Option<String>,
+    },
+    /// Remove a contact (cancels the subscriptions both ways).
+    RemoveContact {
+        /// Our account.
+        account: AccountId,
+        /// The contact.
+        jid: String,
+    },
+    /// Accept or refuse a [`Event::SubscriptionRequest`]. Accepting also asks for the contact's
+    /// presence in return and adds the contact to the roster.
+    AnswerSubscription {
+        /// Our account.
+        account: AccountId,
+        /// Who asked.
+        jid: String,
+        /// `true` to accept.
+        accept: bool,
+    },
+    /// Send a chat message in the conversation with `peer`. It goes out encrypted when the private
+    /// conversation is on; under the "always" policy it waits for one and never leaves in plaintext.
+    SendMessage {
+        /// Our account.
+        account: AccountId,
+        /// The contact's bare address.
+        peer: String,
+        /// The text.
+        text: String,
+    },
+    /// Start (or refresh) the private (OTR) conversation with `peer`.
+    StartPrivate {
+        /// Our account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+    },
+    /// End the private conversation with `peer`: the session keys are forgotten.
+    EndPrivate {
+        /// Our account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+    },
+    /// Set the OTR policy of an account (`peer: None`) or of one contact.
+    SetPolicy {
+        /// Our account.
+        account: AccountId,
+        /// The contact, or `None` for the account's default.
+        peer: Option<String>,
+        /// The policy; `None` for a contact means "use the account's".
+        policy: Option<OtrPolicy>,
+    },
+    /// Verify the contact with the Socialist Millionaires' Protocol: ask `question` (optional; without
+    /// one it is a shared secret), whose answer we know is `answer`. Answers are case-sensitive.
+    SmpAsk {
+        /// Our account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+        /// The question shown to the contact.
+        question: Option<String>,
+        /// The expected answer (or the shared secret).
+        answer: Secret,
+    },
+    /// Answer the contact's SMP question ([`Event::SmpQuestion`]).
+    SmpAnswer {
+        /// Our account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+        /// Our answer.
+        answer: Secret,
+    },
+    /// Abort a running SMP exchange.
+    SmpAbort {
+        /// Our account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+    },
+    /// Trust (or stop trusting) a contact's fingerprint after comparing it out of band.
+    SetTrust {
+        /// Our account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+        /// The fingerprint, as shown (`XXXXXXXX XXXXXXXX ...`) or as 40 hex digits.
+        fingerprint: String,
+        /// `true` to trust.
+        trusted: bool,
+    },
 }
 
 /// What the worker tells the UI.
@@ -78,6 +204,123 @@ pub enum Event {
     ProtocolError {
         /// What was wrong, in English, for logs and bug reports.
         detail: String,
+    },
+    /// An account's connection changed state.
+    Account {
+        /// The account.
+        account: AccountId,
+        /// Its new state.
+        state: AccountState,
+    },
+    /// The server wants more than a username and a password to create the account. Answer with
+    /// [`Command::SubmitRegistration`].
+    RegistrationForm {
+        /// The account being created.
+        account: AccountId,
+        /// The form.
+        form: Form,
+    },
+    /// The server refused the registration; the form may be submitted again.
+    RegistrationFailed {
+        /// The account.
+        account: AccountId,
+        /// The XMPP condition, e.g. `conflict` (the name is taken).
+        condition: String,
+        /// The server's text, if any.
+        text: Option<String>,
+    },
+    /// The whole roster of an account (after login).
+    Roster {
+        /// The account.
+        account: AccountId,
+        /// Every contact.
+        contacts: Vec<Contact>,
+    },
+    /// One contact was added or changed (subscription or presence).
+    Contact {
+        /// The account.
+        account: AccountId,
+        /// The contact as it is now.
+        contact: Contact,
+    },
+    /// A contact was removed from the roster.
+    ContactRemoved {
+        /// The account.
+        account: AccountId,
+        /// The contact.
+        jid: String,
+    },
+    /// Someone asks to see our presence: accept or refuse with [`Command::AnswerSubscription`].
+    SubscriptionRequest {
+        /// The account.
+        account: AccountId,
+        /// Who asks.
+        jid: String,
+        /// Their message, if any.
+        status: Option<String>,
+    },
+    /// A message in a conversation, received or sent.
+    Message {
+        /// The account.
+        account: AccountId,
+        /// The contact's bare address.
+        peer: String,
+        /// The message.
+        message: ChatMessage,
+    },
+    /// A message we sent could not be delivered.
+    MessageFailed {
+        /// The account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+        /// The [`ChatMessage::id`] of the message.
+        id: String,
+        /// The XMPP condition, e.g. `service-unavailable`.
+        condition: String,
+    },
+    /// The padlock of a conversation changed.
+    Padlock {
+        /// The account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+        /// The state and fingerprint.
+        padlock: PadlockView,
+    },
+    /// A status line for the conversation ("Private conversation started", …).
+    Notice {
+        /// The account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+        /// What happened.
+        notice: Notice,
+    },
+    /// The contact asks us to verify with SMP: answer with [`Command::SmpAnswer`].
+    SmpQuestion {
+        /// The account.
+        account: AccountId,
+        /// The contact.
+        peer: String,
+        /// The question, or `None` for a shared secret.
+        question: Option<String>,
+    },
+    /// Our own OTR fingerprint for an account (for comparison and the QR code).
+    OwnFingerprint {
+        /// The account.
+        account: AccountId,
+        /// The fingerprint, `XXXXXXXX XXXXXXXX XXXXXXXX XXXXXXXX XXXXXXXX`.
+        fingerprint: String,
+    },
+    /// A command could not be carried out.
+    CommandFailed {
+        /// The account concerned, if any.
+        account: Option<AccountId>,
+        /// Why, in English, for logs; the UI shows its own text for `kind`.
+        detail: String,
+        /// What kind of failure.
+        kind: CommandFailure,
     },
 }
 
@@ -198,6 +441,132 @@ mod tests {
         for ev in events {
             assert_eq!(Event::from_wire(&ev.to_wire()).unwrap(), ev);
         }
+    }
+
+    fn alice() -> AccountId {
+        AccountId("alice@example.org".into())
+    }
+
+    #[test]
+    fn chat_commands_round_trip() {
+        let a = alice;
+        let peer = || "bob@example.org".to_string();
+        for cmd in [
+            Command::Register {
+                account: AccountSetup {
+                    jid: "alice@example.org".into(),
+                    password: Secret::new("pw"),
+                    websocket_url: "wss://x/y".into(),
+                },
+            },
+            Command::SubmitRegistration {
+                account: a(),
+                values: vec![FormValue {
+                    var: "ocr".into(),
+                    values: vec!["7".into()],
+                }],
+            },
+            Command::Logout { account: a() },
+            Command::AddContact {
+                account: a(),
+                jid: peer(),
+                name: Some("Bob".into()),
+            },
+            Command::AnswerSubscription {
+                account: a(),
+                jid: peer(),
+                accept: false,
+            },
+            Command::SendMessage {
+                account: a(),
+                peer: peer(),
+                text: "<b>hi</b>".into(),
+            },
+            Command::SetPolicy {
+                account: a(),
+                peer: None,
+                policy: Some(OtrPolicy::Always),
+            },
+            Command::SmpAsk {
+                account: a(),
+                peer: peer(),
+                question: Some("Where?".into()),
+                answer: "Café".into(),
+            },
+        ] {
+            assert_eq!(Command::from_wire(&cmd.to_wire()).unwrap(), cmd);
+        }
+    }
+
+    #[test]
+    fn chat_events_round_trip() {
+        let a = alice;
+        for ev in [
+            Event::Account {
+                account: a(),
+                state: AccountState::Failed {
+                    reason: AccountFailure::AuthFailed,
+                    detail: "not-authorized".into(),
+                },
+            },
+            Event::Contact {
+                account: a(),
+                contact: Contact {
+                    jid: "bob@example.org".into(),
+                    name: None,
+                    subscription: Subscription::Both,
+                    pending_out: false,
+                    presence: Presence::Away,
+                },
+            },
+            Event::Message {
+                account: a(),
+                peer: "bob@example.org".into(),
+                message: ChatMessage {
+                    id: "m1".into(),
+                    direction: Direction::Incoming,
+                    text: "hola".into(),
+                    encrypted: true,
+                    delivery: Delivery::Received,
+                    at: 5,
+                },
+            },
+            Event::Padlock {
+                account: a(),
+                peer: "bob@example.org".into(),
+                padlock: PadlockView {
+                    state: Padlock::EncryptedUnverified,
+                    fingerprint: Some("AAAA".into()),
+                    finished: false,
+                    queued: 0,
+                },
+            },
+            Event::Notice {
+                account: a(),
+                peer: "bob@example.org".into(),
+                notice: Notice::PrivateStarted { verified: false },
+            },
+            Event::CommandFailed {
+                account: None,
+                detail: "x".into(),
+                kind: CommandFailure::UnknownAccount,
+            },
+        ] {
+            assert_eq!(Event::from_wire(&ev.to_wire()).unwrap(), ev);
+        }
+    }
+
+    #[test]
+    fn secrets_cross_the_wire_but_never_show_in_debug() {
+        let cmd = Command::SmpAnswer {
+            account: alice(),
+            peer: "bob@example.org".into(),
+            answer: Secret::new("hunter2"),
+        };
+        assert!(cmd.to_wire().contains("\"answer\":\"hunter2\""));
+        let shown = format!("{cmd:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
     }
 
     #[test]

@@ -37,7 +37,7 @@
 //! | libotr's fingerprint (trust) file | **not yet** |
 //! | interop tests against libotr 4.1.1 (`tests/interop`, v2 and v3: AKE, 1000 messages, fragments, SMP, abort, disconnect, extra key, key files) | done |
 //! | two-peer test on wasm32 in headless Chromium (`tests/wasm.rs`) | done |
-//! | benchmarks (`cargo xtask bench otr`) | **not yet** |
+//! | benchmarks: native `examples/otr_bench.rs`, browser `tests/bench_worker.rs` (feature `browser-bench`), libotr `tests/interop` `examples/libotr_bench.rs` (`bench`, hidden: the raw modexp) | done (the `cargo xtask bench otr` wiring is in xtask) |
 //!
 //! ## Shape
 //!
@@ -126,6 +126,8 @@
 )]
 
 pub mod ake;
+#[doc(hidden)]
+pub mod bench;
 pub mod crypto;
 pub mod data;
 pub mod error;

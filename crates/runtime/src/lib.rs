@@ -6,6 +6,12 @@
 //! posts [`candado_api::Event`]s back. Keeping it in a worker means no protocol work or cryptography ever
 //! blocks the page.
 //!
+//! What it does for the engine today: one WebSocket per [`candado_engine::SocketId`] the engine names,
+//! `Date.now()` as the clock for every input, one `setTimeout` armed at the engine's
+//! `poll_timeout`, and `crypto.getRandomValues` (through `getrandom`) as the engine's randomness.
+//! Not yet: the vault (the engine's `PutRecord` effects are dropped, so OTR keys and trust last only
+//! as long as the worker), reconnection with backoff, visibility and network-change handling.
+//!
 //! On native targets the crate is empty: everything here needs a browser.
 
 #[cfg(target_arch = "wasm32")]

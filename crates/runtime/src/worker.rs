@@ -1,10 +1,13 @@
 //! The worker's event loop: JS callbacks feed the engine, the engine's effects are performed here.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use candado_api::{Command, Event};
-use candado_engine::{Effect, Engine, WEBSOCKET_PROTOCOL};
+use candado_engine::{Effect, Engine, SocketId, WEBSOCKET_PROTOCOL};
+use getrandom::SysRng;
+use rand_core::UnwrapErr;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, WebSocket};
@@ -20,17 +23,18 @@ pub fn candado_worker_start() {
         return;
     };
     let driver = Rc::new(RefCell::new(Driver {
-        engine: Engine::new(),
+        // The platform CSPRNG (`crypto.getRandomValues`); the engine draws OTR keys and nonces from it.
+        engine: Engine::new(UnwrapErr(SysRng)),
         scope: scope.clone(),
-        socket: None,
-        generation: 0,
+        sockets: BTreeMap::new(),
+        timer: None,
     }));
     let weak = Rc::downgrade(&driver);
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
         let Some(driver) = weak.upgrade() else { return };
         let mut d = driver.borrow_mut();
         match msg.data().as_string().map(|s| Command::from_wire(&s)) {
-            Some(Ok(command)) => d.engine.handle_command(command),
+            Some(Ok(command)) => d.engine.handle_command(command, now()),
             Some(Err(err)) => d.engine.handle_malformed_command(err.to_string()),
             None => d
                 .engine
@@ -44,6 +48,11 @@ pub fn candado_worker_start() {
     std::mem::forget(onmessage);
     std::mem::forget(keep);
     driver.borrow().post(&Event::Ready);
+}
+
+/// Milliseconds on the worker's clock.
+fn now() -> u64 {
+    js_sys::Date::now() as u64
 }
 
 fn web_sys_log(text: &str) {
@@ -67,11 +76,12 @@ impl Drop for Socket {
 }
 
 struct Driver {
-    engine: Engine,
+    engine: Engine<UnwrapErr<SysRng>>,
     scope: DedicatedWorkerGlobalScope,
-    socket: Option<Socket>,
-    /// Incremented for every socket, so events from a replaced socket are ignored.
-    generation: u64,
+    /// The open sockets by the engine's name for them; events from a closed one are ignored.
+    sockets: BTreeMap<SocketId, Socket>,
+    /// The armed `setTimeout` for the engine's next deadline, and its callback.
+    timer: Option<(i32, Closure<dyn FnMut()>)>,
 }
 
 impl Driver {
@@ -81,28 +91,61 @@ impl Driver {
             .post_message(&JsValue::from_str(&event.to_wire()));
     }
 
-    /// Performs every pending effect of the engine.
+    /// Performs every pending effect of the engine, then arms the timer.
     fn pump(d: &mut Driver, me: &Rc<RefCell<Driver>>) {
         while let Some(effect) = d.engine.poll_effect() {
             match effect {
                 Effect::Emit(event) => d.post(&event),
-                Effect::OpenSocket { url } => {
-                    d.socket = None;
-                    d.generation += 1;
-                    match open_socket(&url, d.generation, me) {
-                        Ok(socket) => d.socket = Some(socket),
-                        Err(_) => d.engine.handle_socket_closed(),
+                Effect::OpenSocket { socket, url } => match open_socket(&url, socket, me) {
+                    Ok(ws) => {
+                        d.sockets.insert(socket, ws);
                     }
-                }
-                Effect::SendFrame { text } => {
-                    let sent = d.socket.as_ref().map(|s| s.ws.send_with_str(&text));
+                    Err(_) => d.engine.handle_socket_closed(socket, now()),
+                },
+                Effect::SendFrame { socket, text } => {
+                    let sent = d.sockets.get(&socket).map(|s| s.ws.send_with_str(&text));
                     if !matches!(sent, Some(Ok(()))) {
-                        d.socket = None;
-                        d.engine.handle_socket_closed();
+                        d.sockets.remove(&socket);
+                        d.engine.handle_socket_closed(socket, now());
                     }
                 }
-                Effect::CloseSocket => d.socket = None,
+                Effect::CloseSocket { socket } => {
+                    d.sockets.remove(&socket);
+                }
+                // The vault is wired in with the unlock screen; until then records live only in
+                // the engine's memory.
+                Effect::PutRecord { .. } => {}
             }
+        }
+        Driver::arm_timer(d, me);
+    }
+
+    fn arm_timer(d: &mut Driver, me: &Rc<RefCell<Driver>>) {
+        if let Some((handle, _)) = d.timer.take() {
+            d.scope.clear_timeout_with_handle(handle);
+        }
+        let Some(deadline) = d.engine.poll_timeout() else {
+            return;
+        };
+        let delay = deadline.saturating_sub(now()).min(i32::MAX as u64) as i32;
+        let weak = Rc::downgrade(me);
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            let Some(driver) = weak.upgrade() else { return };
+            let Ok(mut d) = driver.try_borrow_mut() else {
+                return;
+            };
+            d.timer = None;
+            d.engine.handle_timeout(now());
+            Driver::pump(&mut d, &driver);
+        });
+        if let Ok(handle) = d
+            .scope
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                callback.as_ref().unchecked_ref(),
+                delay,
+            )
+        {
+            d.timer = Some((handle, callback));
         }
     }
 }
@@ -113,7 +156,7 @@ enum SocketInput {
     Closed,
 }
 
-fn open_socket(url: &str, generation: u64, me: &Rc<RefCell<Driver>>) -> Result<Socket, JsValue> {
+fn open_socket(url: &str, socket: SocketId, me: &Rc<RefCell<Driver>>) -> Result<Socket, JsValue> {
     let ws = WebSocket::new_with_str(url, WEBSOCKET_PROTOCOL)?;
     let make = |kind: fn(&web_sys::Event) -> SocketInput| {
         let weak = Rc::downgrade(me);
@@ -122,15 +165,15 @@ fn open_socket(url: &str, generation: u64, me: &Rc<RefCell<Driver>>) -> Result<S
             let Ok(mut d) = driver.try_borrow_mut() else {
                 return;
             };
-            if d.generation != generation {
+            if !d.sockets.contains_key(&socket) {
                 return;
             }
             match kind(&ev) {
-                SocketInput::Open => d.engine.handle_socket_open(),
-                SocketInput::Frame(text) => d.engine.handle_frame(&text),
+                SocketInput::Open => d.engine.handle_socket_open(socket, now()),
+                SocketInput::Frame(text) => d.engine.handle_frame(socket, &text, now()),
                 SocketInput::Closed => {
-                    d.socket = None;
-                    d.engine.handle_socket_closed();
+                    d.sockets.remove(&socket);
+                    d.engine.handle_socket_closed(socket, now());
                 }
             }
             Driver::pump(&mut d, &driver);

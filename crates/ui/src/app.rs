@@ -105,7 +105,6 @@ fn App() -> impl IntoView {
         move |event| match event {
             Event::Ready => set_worker_ready.set(true),
             Event::Connection { state } => set_status.set(Status::Connection(state)),
-            Event::Pong { .. } => {}
             Event::ProtocolError { detail } => {
                 web_sys::console::warn_1(&format!("candado: {detail}").into());
                 if !worker_ready.get_untracked() {
@@ -113,6 +112,8 @@ fn App() -> impl IntoView {
                     set_status.set(Status::WorkerError);
                 }
             }
+            // Accounts, contacts and conversations get their screens in the next slice.
+            _ => {}
         },
     ) {
         Ok(link) => LINK.with(|l| *l.borrow_mut() = Some(link)),

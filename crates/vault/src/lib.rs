@@ -165,6 +165,8 @@ mod codec;
 mod crypto;
 mod error;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(target_arch = "wasm32")]
 mod idb;
 mod kdf;

@@ -109,8 +109,9 @@ pub fn parse_frame(frame: &str, limits: &Limits) -> Result<Element, FrameError> 
         return Err(FrameError::Empty);
     }
     let options = rxml::Options {
-        // Names and attribute values never need more than a frame; text is split anyway.
-        max_token_length: limits.max_frame_bytes.max(1),
+        // No token is longer than the frame. (Not the limit itself: rxml reserves buffers
+        // from it, and a huge limit would overflow the allocation.)
+        max_token_length: frame.len().max(1),
         ..rxml::Options::default()
     };
     let mut parser = <RawParser as WithOptions>::with_options(options);
@@ -457,6 +458,18 @@ mod tests {
         }
         assert_eq!(parse_frame("", &limits()), Err(FrameError::Empty));
         assert_eq!(parse_frame(" \r\n ", &limits()), Err(FrameError::Empty));
+    }
+
+    #[test]
+    fn unbounded_limits_do_not_overflow_the_parser() {
+        let unbounded = Limits {
+            max_frame_bytes: usize::MAX,
+            max_depth: usize::MAX,
+            max_elements: usize::MAX,
+        };
+        let el = parse_frame("<a xmlns='x' b='c'>text</a>", &unbounded).unwrap();
+        assert_eq!(el.attr("b"), Some("c"));
+        assert!(parse_frame("<a xmlns='x'", &unbounded).is_err());
     }
 
     #[test]

@@ -23,6 +23,15 @@
 //!
 //! See [`Session`] for the full API taxonomy and the drain order.
 //!
+//! # Tested against real servers
+//!
+//! `tests/servers.rs` drives this session through a native WebSocket against a private
+//! Prosody 0.12 (SCRAM-SHA-1) and a private ejabberd 23.01 (SCRAM-SHA-256), each started from
+//! the config kept in the repository: in-band registration, login, roster and subscriptions,
+//! presence, messages both ways, blocking, carbons, stream management across lost sockets
+//! (every message exactly once), group chat, an upload slot and its `PUT` (Prosody), a wrong
+//! password, an unreachable server.
+//!
 //! # Supported
 //!
 //! * RFC 7395 framing: `<open/>`/`<close/>`, one element per frame, `xmlns='jabber:client'`
@@ -39,7 +48,7 @@
 //!   unsubscribe, unsubscribed; `subscribed` before a request is a pre-approval).
 //! * Messages (chat, normal, groupchat, headline; thread) with ids, and message errors;
 //!   XEP-0203 delay stamps on stored messages.
-//! * XEP-0199 ping: answered, and sent as a keepalive.
+//! * XEP-0199 ping: answered, sent as a keepalive, and on request ([`Command::Ping`]).
 //! * XEP-0198 stream management: enable with resumption, acks both ways ([`Event::Acked`]
 //!   per message), resumption on a new socket with unacknowledged stanzas sent again, and
 //!   when resumption is refused the unacknowledged stanzas handed back
@@ -47,15 +56,35 @@
 //! * XEP-0077 in-band registration with XEP-0004 data forms or legacy fields, XEP-0158
 //!   CAPTCHA forms with their XEP-0231 media handed to the owner, password change, account
 //!   removal.
+//! * XEP-0280 carbons: [`Command::EnableCarbons`]; `<private/>` per message
+//!   ([`OutgoingMessage::private`]); received and sent copies surfaced as [`Event::Carbon`],
+//!   accepted only from our own bare JID (anything else is dropped as a forgery).
+//! * XEP-0334 hints `no-copy`, `no-store`, `no-permanent-store` ([`OutgoingMessage`]).
+//! * XEP-0184 receipts: requested per message, reported as [`Event::Receipt`]; answered
+//!   only when the owner says so ([`Command::SendReceipt`]).
+//! * XEP-0085 chat states, sent with a message or alone, received in [`Event::Message`] or
+//!   as [`Event::ChatState`].
+//! * XEP-0203 delay stamps on stored and forwarded messages (`delayed`).
+//! * XEP-0030 disco: our identity and features answered; [`Command::QueryDiscoInfo`] and
+//!   [`Command::QueryDiscoItems`], with answers accepted only from the entity asked.
+//! * XEP-0115 caps: our hash in every presence we send; others' in [`Event::Presence`].
+//! * XEP-0191 blocking: list, block, unblock, pushes from our account.
+//! * XEP-0045 group chat: join (nickname conflicts as [`Event::RoomJoinFailed`]; a room we
+//!   create is configured as an instant room before [`Event::RoomJoined`]), leave and
+//!   removal, occupants, subject, group messages (kind [`MessageKind::Groupchat`]).
+//! * XEP-0363 upload slot requests ([`Event::UploadSlot`]; only the allowed headers).
+//! * XEP-0156 host-meta parsing, XML and JSON ([`host_meta`]); fetching is the runtime's job.
 //!
 //! # Not supported (yet)
 //!
-//! Carbons, MUC, disco, caps, receipts, chat states, hints, blocking, upload slots, host-meta
-//! parsing; SCRAM `-PLUS` channel binding (browsers expose no TLS channel binding);
-//! SASLprep of passwords (passwords are used as their UTF-8 bytes); STARTTLS (not used over
+//! SCRAM `-PLUS` channel binding (browsers expose no TLS channel binding); SASLprep of
+//! passwords (passwords are used as their UTF-8 bytes); STARTTLS (not used over
 //! WebSocket). Subscription pre-approval is sent (`ApproveSubscription` before any request)
-//! but the server's `urn:xmpp:features:pre-approval` feature is not checked.
-//!
+//! but the server's `urn:xmpp:features:pre-approval` feature is not checked. MUC: no room
+//! configuration beyond instant rooms, no moderation commands, no invitations, no nickname
+//! change command; rooms are not rejoined after a fresh (non-resumed) session. Caps of
+//! others are reported, not cached or verified against their disco answer.
+
 //! # Example: log in and send a message
 //!
 //! The server's frames are written out by hand here; a real owner passes what the WebSocket
@@ -128,7 +157,13 @@
 )]
 
 pub mod credentials;
+mod disco;
+mod ext;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod host_meta;
+mod muc;
 pub mod register;
 pub mod scram;
 mod session;
@@ -142,6 +177,7 @@ pub use register::{FieldValue, FormField, MediaData, RegistrationForm, SubmitErr
 pub use session::{Resumption, Session};
 pub use sm::UnackedStanza;
 pub use types::{
-    CloseReason, Command, CommandError, Config, Event, MessageKind, ProtocolError, RosterItem,
-    Show, StanzaErrorInfo, Subscription, Timestamp, Transport,
+    Caps, CarbonDirection, ChatState, CloseReason, Command, CommandError, Config, DiscoIdentity,
+    DiscoItem, Event, MessageKind, Occupant, OutgoingMessage, ProtocolError, RosterItem, Show,
+    StanzaErrorInfo, Subscription, Timestamp, Transport,
 };

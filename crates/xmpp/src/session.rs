@@ -12,7 +12,10 @@ use xmpp_parsers::presence;
 use xmpp_parsers::roster::Roster;
 
 use crate::credentials::{Password, Seed};
+use crate::disco::{self, OurInfo};
+use crate::ext;
 use crate::framing::{self, Framing, NS_CLIENT, NS_FRAMING, NS_STREAMS};
+use crate::muc::{self, Room};
 use crate::register::{self, FieldValue, RegistrationForm, NS_REGISTER};
 use crate::scram::{self, AwaitingServerFinal, AwaitingServerFirst, ScramClient, ScramHash};
 use crate::sm::{self, Counters, UnackedStanza, NS_SM};
@@ -109,6 +112,12 @@ pub struct Session {
     resumable_close: bool,
     /// Set by `finish`, so a state handler that fails mid-way cannot resurrect its state.
     ended: bool,
+    /// What we answer disco#info with, and our caps hash (XEP-0030, XEP-0115).
+    info: OurInfo,
+    /// Rooms we are in or entering (XEP-0045).
+    rooms: BTreeMap<BareJid, Room>,
+    /// Where requests to other entities went (disco, upload), to check who answers.
+    sent_to: BTreeMap<String, Jid>,
 }
 
 /// XEP-0198 state of one stream-management session.
@@ -143,6 +152,8 @@ pub struct Resumption {
     roster_versioning: bool,
     /// Requests sent on the old socket whose answers may still come after resumption.
     pending: BTreeMap<String, Pending>,
+    /// Rooms we are in: a resumed stream keeps them.
+    rooms: BTreeMap<BareJid, Room>,
 }
 
 impl core::fmt::Debug for Resumption {
@@ -189,6 +200,8 @@ struct SessionConfig {
     keepalive_interval: Option<core::time::Duration>,
     keepalive_timeout: core::time::Duration,
     close_timeout: core::time::Duration,
+    client_name: String,
+    caps_node: String,
 }
 
 /// What an outstanding iq we sent was for.
@@ -200,6 +213,16 @@ enum Pending {
     /// A request whose outcome is reported as `RequestSucceeded`/`RequestFailed`.
     Generic,
     Keepalive,
+    DiscoInfo,
+    DiscoItems,
+    Blocklist,
+    UploadSlot,
+    /// The default configuration of a room we created (XEP-0045 §10.1.2): the room is
+    /// locked until the server accepts it, so `RoomJoined` waits for the answer.
+    InstantRoom {
+        room: BareJid,
+        nick: String,
+    },
 }
 
 /// One variant per protocol state (RFC 6120 §4-§7); each carries only what is valid there.
@@ -341,8 +364,11 @@ impl Session {
             keepalive_interval,
             keepalive_timeout,
             close_timeout,
+            client_name,
+            caps_node,
         } = config;
         let id_prefix = seed.id_prefix();
+        let info = OurInfo::new(&client_name, &caps_node);
         let mut session = Self {
             config: SessionConfig {
                 jid,
@@ -354,6 +380,8 @@ impl Session {
                 keepalive_interval,
                 keepalive_timeout,
                 close_timeout,
+                client_name,
+                caps_node,
             },
             password: Some(password),
             sasl_started: false,
@@ -378,6 +406,9 @@ impl Session {
             bound_jid: None,
             resumable_close: false,
             ended: false,
+            info,
+            rooms: BTreeMap::new(),
+            sent_to: BTreeMap::new(),
         };
         session.send_open();
         session
@@ -413,8 +444,10 @@ impl Session {
             counters,
             roster_versioning,
             pending,
+            rooms,
         } = resumption;
         let id_prefix = seed.id_prefix();
+        let info = OurInfo::new(&config.client_name, &config.caps_node);
         let negotiation_deadline = Some(now.after(config.negotiation_timeout));
         let mut session = Self {
             config,
@@ -446,6 +479,9 @@ impl Session {
             bound_jid: Some(jid),
             resumable_close: false,
             ended: false,
+            info,
+            rooms,
+            sent_to: BTreeMap::new(),
         };
         session.send_open();
         session
@@ -472,6 +508,7 @@ impl Session {
             counters: sm.counters,
             roster_versioning: self.roster_versioning,
             pending: core::mem::take(&mut self.pending),
+            rooms: core::mem::take(&mut self.rooms),
         })
     }
 
@@ -500,6 +537,8 @@ impl Session {
             keepalive_interval: self.config.keepalive_interval,
             keepalive_timeout: self.config.keepalive_timeout,
             close_timeout: self.config.close_timeout,
+            client_name: self.config.client_name.clone(),
+            caps_node: self.config.caps_node.clone(),
         }
     }
 
@@ -738,7 +777,9 @@ impl Session {
                 status,
                 priority,
             } => {
-                self.send(&stanza::presence(show, status, priority));
+                let mut p = stanza::presence(show, status, priority);
+                p.append_child(self.info.caps_element());
+                self.send(&p);
                 None
             }
             Command::SendUnavailable { status } => {
@@ -831,9 +872,144 @@ impl Session {
                 self.pending.insert(id.clone(), Pending::Generic);
                 Some(id)
             }
+            Command::Send { message } => {
+                if message.body.is_none() && message.chat_state.is_none() {
+                    return Err(CommandError::Invalid(
+                        "a message needs a body or a chat state",
+                    ));
+                }
+                let id = self.new_id();
+                let element = ext::outgoing(id.clone(), &message);
+                let unacked = UnackedStanza::Outgoing {
+                    id: id.clone(),
+                    message,
+                };
+                self.send_tracked(&element, Some(unacked));
+                if self.sm.is_some() {
+                    self.send(&sm::request());
+                }
+                Some(id)
+            }
+            Command::SendReceipt { to, id: theirs } => {
+                let id = self.new_id();
+                self.send(&ext::receipt(id, to, theirs));
+                None
+            }
+            Command::EnableCarbons => Some(self.carbons(true)),
+            Command::DisableCarbons => Some(self.carbons(false)),
+            Command::QueryDiscoInfo { to, node } => {
+                let id = self.new_id();
+                self.send(&ext::iq(
+                    "get",
+                    id.clone(),
+                    Some(to.clone()),
+                    disco::query(true, node),
+                ));
+                self.pending.insert(id.clone(), Pending::DiscoInfo);
+                self.sent_to.insert(id.clone(), to);
+                Some(id)
+            }
+            Command::QueryDiscoItems { to, node } => {
+                let id = self.new_id();
+                self.send(&ext::iq(
+                    "get",
+                    id.clone(),
+                    Some(to.clone()),
+                    disco::query(false, node),
+                ));
+                self.pending.insert(id.clone(), Pending::DiscoItems);
+                self.sent_to.insert(id.clone(), to);
+                Some(id)
+            }
+            Command::RequestBlocklist => {
+                let id = self.new_id();
+                self.send(&ext::blocklist_get(id.clone()));
+                self.pending.insert(id.clone(), Pending::Blocklist);
+                Some(id)
+            }
+            Command::Block { jids } => {
+                if jids.is_empty() {
+                    return Err(CommandError::Invalid("nothing to block"));
+                }
+                let id = self.new_id();
+                self.send(&ext::block(id.clone(), &jids, true));
+                self.pending.insert(id.clone(), Pending::Generic);
+                Some(id)
+            }
+            Command::Unblock { jids } => {
+                let id = self.new_id();
+                self.send(&ext::block(id.clone(), &jids, false));
+                self.pending.insert(id.clone(), Pending::Generic);
+                Some(id)
+            }
+            Command::RequestUploadSlot {
+                service,
+                filename,
+                size,
+                content_type,
+            } => {
+                let id = self.new_id();
+                self.sent_to.insert(id.clone(), service.clone());
+                self.send(&ext::upload_request(
+                    id.clone(),
+                    service,
+                    &filename,
+                    size,
+                    content_type.as_deref(),
+                ));
+                self.pending.insert(id.clone(), Pending::UploadSlot);
+                Some(id)
+            }
+            Command::JoinRoom {
+                room,
+                nick,
+                password,
+                history,
+            } => {
+                let presence = muc::join(&room, &nick, password.as_deref(), history)
+                    .ok_or(CommandError::Invalid("not a valid nickname"))?;
+                let mut presence = presence;
+                presence.append_child(self.info.caps_element());
+                self.send(&presence);
+                self.rooms.insert(
+                    room,
+                    Room {
+                        nick,
+                        joined: false,
+                    },
+                );
+                None
+            }
+            Command::LeaveRoom { room, status } => {
+                let nick = self
+                    .rooms
+                    .get(&room)
+                    .map(|r| r.nick.clone())
+                    .ok_or(CommandError::Invalid("not in that room"))?;
+                let presence = muc::leave(&room, &nick, status)
+                    .ok_or(CommandError::Invalid("not a valid nickname"))?;
+                self.send(&presence);
+                None
+            }
+            Command::SetRoomSubject { room, subject } => {
+                if !self.rooms.get(&room).is_some_and(|r| r.joined) {
+                    return Err(CommandError::Invalid("not in that room"));
+                }
+                let id = self.new_id();
+                self.send(&muc::subject(&room, id.clone(), subject));
+                Some(id)
+            }
             Command::Close | Command::SubmitRegistration { .. } => None,
         };
         Ok(id)
+    }
+
+    /// XEP-0280 `<enable/>`/`<disable/>`; answered by `RequestSucceeded`/`RequestFailed`.
+    fn carbons(&mut self, enable: bool) -> String {
+        let id = self.new_id();
+        self.send(&ext::carbons(id.clone(), enable));
+        self.pending.insert(id.clone(), Pending::Generic);
+        id
     }
 
     // ---- framing -------------------------------------------------------------------------
@@ -984,7 +1160,16 @@ impl Session {
         });
         // Requests of the old stream will never be answered.
         self.pending.clear();
+        self.sent_to.clear();
         self.bound_jid = None;
+        // The server took us out of every room with the old stream: say so, so the owner
+        // can join again once online.
+        for room in core::mem::take(&mut self.rooms).into_keys() {
+            self.events.push_back(Event::RoomLeft {
+                room,
+                removed: Some("connection-lost".into()),
+            });
+        }
     }
 
     fn on_resume_result(&mut self, s: Resuming, element: &Element) -> State {
@@ -1455,14 +1640,8 @@ impl Session {
             return;
         }
         match element.name() {
-            "message" => {
-                let ev = stanza::message_event(element, &self.config.jid);
-                self.events.push_back(ev);
-            }
-            "presence" => {
-                let ev = stanza::presence_event(element, &self.config.jid);
-                self.events.push_back(ev);
-            }
+            "message" => self.on_message(element),
+            "presence" => self.on_presence(element),
             "iq" => self.on_iq(element),
             _ => {
                 self.fail(
@@ -1472,6 +1651,65 @@ impl Session {
                     }),
                     Some("unsupported-stanza-type"),
                 );
+            }
+        }
+    }
+
+    fn room_of(&self, element: &Element) -> Option<BareJid> {
+        let from = element.attr("from")?.parse::<Jid>().ok()?.to_bare();
+        self.rooms.contains_key(&from).then_some(from)
+    }
+
+    fn on_message(&mut self, element: Element) {
+        if let Some(ev) = ext::carbon(&element, &self.config.jid) {
+            self.events.push_back(ev);
+            return;
+        }
+        if let Some(room) = self.room_of(&element) {
+            if let Some(ev) = muc::subject_event(&room, &element) {
+                self.events.push_back(ev);
+                return;
+            }
+        }
+        let ev = ext::message_event(element, &self.config.jid);
+        self.events.push_back(ev);
+    }
+
+    fn on_presence(&mut self, element: Element) {
+        let Some(room_jid) = self.room_of(&element) else {
+            let ev = stanza::presence_event(element, &self.config.jid);
+            self.events.push_back(ev);
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(&room_jid) else {
+            return;
+        };
+        match muc::presence(&room_jid, room, element) {
+            muc::Outcome::Events(evs) => self.events.extend(evs),
+            muc::Outcome::JoinedNew(mut evs) => {
+                // Hold `RoomJoined` back until the room is unlocked.
+                let nick = match evs.pop() {
+                    Some(Event::RoomJoined { nick, .. }) => nick,
+                    Some(other) => {
+                        evs.push(other);
+                        room.nick.clone()
+                    }
+                    None => room.nick.clone(),
+                };
+                self.events.extend(evs);
+                let id = self.new_id();
+                self.send(&muc::instant_room(&room_jid, id.clone()));
+                self.pending.insert(
+                    id,
+                    Pending::InstantRoom {
+                        room: room_jid,
+                        nick,
+                    },
+                );
+            }
+            muc::Outcome::Gone(evs) => {
+                self.rooms.remove(&room_jid);
+                self.events.extend(evs);
             }
         }
     }
@@ -1501,6 +1739,14 @@ impl Session {
             } => {
                 if payload.is("ping", NS_PING) {
                     self.send(&stanza::iq_result(id, from));
+                } else if payload.is("query", xmpp_parsers::ns::DISCO_INFO) {
+                    match self.info.answer(payload.attr("node")) {
+                        Some(answer) => self.send(&ext::iq_result(id, from, answer)),
+                        None => self.send(&stanza::iq_error(id, from, "item-not-found")),
+                    }
+                } else if payload.is("query", xmpp_parsers::ns::DISCO_ITEMS) {
+                    let empty = disco::query(false, payload.attr("node").map(str::to_owned));
+                    self.send(&ext::iq_result(id, from, empty));
                 } else {
                     // RFC 6120 §8.4: never leave a get/set unanswered.
                     self.send(&stanza::iq_error(id, from, "service-unavailable"));
@@ -1511,6 +1757,10 @@ impl Session {
             } => {
                 if payload.is("query", NS_ROSTER) {
                     self.on_roster_push(from, id, payload);
+                } else if payload.ns() == xmpp_parsers::ns::BLOCKING
+                    && matches!(payload.name(), "block" | "unblock")
+                {
+                    self.on_blocking_push(from, id, &payload);
                 } else {
                     self.send(&stanza::iq_error(id, from, "service-unavailable"));
                 }
@@ -1518,6 +1768,13 @@ impl Session {
             Iq::Result {
                 from, id, payload, ..
             } => {
+                if self.is_extension_request(&id) {
+                    self.on_extension_result(from, &id, payload);
+                    return;
+                }
+                if self.on_instant_room_answer(&id, from.as_ref(), None) {
+                    return;
+                }
                 if !self.is_our_server(from.as_ref()) {
                     return;
                 }
@@ -1543,21 +1800,203 @@ impl Session {
                         self.events.push_back(Event::RequestSucceeded { id });
                     }
                     Some(Pending::Keepalive) => self.keepalive_answered(&id),
-                    None => {}
+                    Some(Pending::InstantRoom { .. }) | None => {}
+                    Some(
+                        Pending::DiscoInfo
+                        | Pending::DiscoItems
+                        | Pending::Blocklist
+                        | Pending::UploadSlot,
+                    ) => {}
                 }
             }
             Iq::Error { from, id, .. } => {
+                if self.on_instant_room_answer(&id, from.as_ref(), Some(&error)) {
+                    return;
+                }
+                if self.is_extension_request(&id) {
+                    if self.answer_from_expected(&id, from.as_ref()) {
+                        self.sent_to.remove(&id);
+                        self.pending.remove(&id);
+                        self.events.push_back(Event::RequestFailed { id, error });
+                    }
+                    return;
+                }
                 if !self.is_our_server(from.as_ref()) {
                     return;
                 }
                 match self.pending.remove(&id) {
-                    Some(Pending::RosterGet | Pending::Generic | Pending::PasswordChange(_)) => {
+                    Some(
+                        Pending::RosterGet
+                        | Pending::Generic
+                        | Pending::PasswordChange(_)
+                        | Pending::DiscoInfo
+                        | Pending::DiscoItems
+                        | Pending::Blocklist
+                        | Pending::UploadSlot,
+                    ) => {
                         self.events.push_back(Event::RequestFailed { id, error });
                     }
+                    Some(Pending::InstantRoom { .. }) => {}
                     // Any answer proves the stream is alive.
                     Some(Pending::Keepalive) => self.keepalive_answered(&id),
                     None => {}
                 }
+            }
+        }
+    }
+
+    /// Whether an answer to request `id` comes from the entity we sent it to (our server
+    /// may answer for itself or our account without a `from`).
+    fn answer_from_expected(&self, id: &str, from: Option<&Jid>) -> bool {
+        match self.sent_to.get(id) {
+            Some(to) => {
+                from == Some(to) || (self.is_our_server(Some(to)) && self.is_our_server(from))
+            }
+            None => self.is_our_server(from),
+        }
+    }
+
+    /// The room's answer to the instant-room configuration; it must come from the room.
+    /// Returns whether `id` was such a request.
+    fn on_instant_room_answer(
+        &mut self,
+        id: &str,
+        from: Option<&Jid>,
+        error: Option<&crate::types::StanzaErrorInfo>,
+    ) -> bool {
+        let Some(Pending::InstantRoom { room, .. }) = self.pending.get(id) else {
+            return false;
+        };
+        if !from.is_some_and(|f| f.resource().is_none() && f.to_bare() == *room) {
+            return true;
+        }
+        let Some(Pending::InstantRoom { room, nick }) = self.pending.remove(id) else {
+            return true;
+        };
+        if let Some(error) = error {
+            // We are in the room, but it stays locked for others.
+            self.events.push_back(Event::StanzaDropped {
+                reason: format!(
+                    "the new room refused its default configuration: {}",
+                    error.condition
+                ),
+            });
+        }
+        self.events.push_back(Event::RoomJoined {
+            room,
+            nick,
+            created: true,
+        });
+        true
+    }
+
+    fn is_extension_request(&self, id: &str) -> bool {
+        matches!(
+            self.pending.get(id),
+            Some(
+                Pending::DiscoInfo | Pending::DiscoItems | Pending::Blocklist | Pending::UploadSlot
+            )
+        )
+    }
+
+    /// Results of disco, blocklist and upload requests. Returns whether `id` was one of
+    /// them (answers from anyone but the entity asked are ignored).
+    fn on_extension_result(
+        &mut self,
+        from: Option<Jid>,
+        id: &str,
+        payload: Option<Element>,
+    ) -> bool {
+        if !self.is_extension_request(id) {
+            return false;
+        }
+        if !self.answer_from_expected(id, from.as_ref()) {
+            return true;
+        }
+        let asked = self
+            .sent_to
+            .remove(id)
+            .or(from)
+            .unwrap_or_else(|| self.server_jid());
+        let Some(kind) = self.pending.remove(id) else {
+            return true;
+        };
+        let id = id.to_owned();
+        let bad = |what: &str| Event::StanzaDropped {
+            reason: format!("invalid {what} result"),
+        };
+        let ev = match kind {
+            Pending::DiscoInfo => match payload.and_then(disco::parse_info) {
+                Some((identities, features)) => Event::DiscoInfo {
+                    id,
+                    from: asked,
+                    identities,
+                    features,
+                },
+                None => bad("disco#info"),
+            },
+            Pending::DiscoItems => match payload.and_then(disco::parse_items) {
+                Some(items) => Event::DiscoItems {
+                    id,
+                    from: asked,
+                    items,
+                },
+                None => bad("disco#items"),
+            },
+            Pending::Blocklist => match payload
+                .filter(|p| p.is("blocklist", xmpp_parsers::ns::BLOCKING))
+                .as_ref()
+                .and_then(ext::blocked_jids)
+            {
+                Some(jids) => Event::Blocklist { jids },
+                None => bad("blocklist"),
+            },
+            _ => {
+                let allow_http = self.config.transport == Transport::Insecure;
+                match payload
+                    .as_ref()
+                    .and_then(|p| ext::upload_slot(p, allow_http))
+                {
+                    Some(ext::Slot {
+                        put_url,
+                        put_headers,
+                        get_url,
+                    }) => Event::UploadSlot {
+                        id,
+                        put_url,
+                        put_headers,
+                        get_url,
+                    },
+                    None => bad("upload slot"),
+                }
+            }
+        };
+        self.events.push_back(ev);
+        true
+    }
+
+    fn on_blocking_push(&mut self, from: Option<Jid>, id: String, payload: &Element) {
+        let legit = match &from {
+            None => true,
+            Some(f) => f.resource().is_none() && f.to_bare() == self.config.jid,
+        };
+        if !legit {
+            self.send(&stanza::iq_error(id, from, "service-unavailable"));
+            return;
+        }
+        match ext::blocked_jids(payload) {
+            Some(jids) => {
+                self.events.push_back(Event::BlocklistPush {
+                    blocked: payload.name() == "block",
+                    jids,
+                });
+                self.send(&stanza::iq_result(id, from));
+            }
+            None => {
+                self.events.push_back(Event::StanzaDropped {
+                    reason: "blocking push with an invalid JID".into(),
+                });
+                self.send(&stanza::iq_error(id, from, "bad-request"));
             }
         }
     }
@@ -1614,7 +2053,8 @@ impl Session {
         }
         match element.name() {
             "message" => {
-                let ev = stanza::message_event(element, &self.config.jid);
+                let ev = ext::carbon(&element, &self.config.jid)
+                    .unwrap_or_else(|| ext::message_event(element, &self.config.jid));
                 self.events.push_back(ev);
             }
             "presence" => {
@@ -1718,6 +2158,8 @@ impl Session {
             self.resumable_close = false;
             self.password = None;
             self.pending.clear();
+            self.rooms.clear();
+            self.sent_to.clear();
         }
         self.events.push_back(Event::Closed { reason });
     }

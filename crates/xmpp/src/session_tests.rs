@@ -1165,7 +1165,8 @@ fn presence_and_subscriptions_in() {
                 from: "romeo@example.net/orchard".parse().unwrap(),
                 show: Some(Show::Away),
                 status: Some("be right back".into()),
-                priority: 1
+                priority: 1,
+                caps: None,
             },
             Event::SubscriptionRequest {
                 from: "nurse@example.com".parse().unwrap(),
@@ -1238,6 +1239,9 @@ fn chat_messages_both_ways_with_ids() {
                 subject: None,
                 thread: Some("t1".into()),
                 delayed: None,
+                to: Some("juliet@example.com/balcony".parse().unwrap()),
+                receipt_requested: false,
+                chat_state: Some(crate::types::ChatState::Active),
             },
             Event::MessageError {
                 from: "romeo@example.net".parse().unwrap(),
@@ -2431,4 +2435,591 @@ fn jids_are_normalised_before_comparison() {
         "<iq xmlns='jabber:client' type='set' id='p' from='JULIET@example.com'>{PUSH}</iq>"
     ));
     assert!(matches!(c.events().as_slice(), [Event::RosterPush { .. }]));
+}
+
+// ---- extensions: carbons, receipts, chat states, disco/caps, blocking, upload, MUC ------
+
+fn reply_to(c: &mut Client, request: &Element, from: Option<&str>, payload: &str) {
+    let id = request.attr("id").unwrap();
+    let from = from.map(|f| format!(" from='{f}'")).unwrap_or_default();
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='result' id='{id}'{from}>{payload}</iq>"
+    ));
+}
+
+#[test]
+fn carbons_through_the_session() {
+    let mut c = online();
+    let id = c.s.handle_command(Command::EnableCarbons).unwrap().unwrap();
+    let iq = c.one_tx();
+    assert!(iq.has_child("enable", xmpp_parsers::ns::CARBONS));
+    reply_to(&mut c, &iq, None, "");
+    assert_eq!(c.events(), vec![Event::RequestSucceeded { id }]);
+    let carbon = "<message xmlns='jabber:client' from='juliet@example.com' \
+        to='juliet@example.com/balcony' type='chat'><received xmlns='urn:xmpp:carbons:2'>\
+        <forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' \
+        from='romeo@example.net/o' to='juliet@example.com/phone' type='chat' id='x'>\
+        <body>hi phone</body></message></forwarded></received></message>";
+    c.feed(carbon);
+    assert!(matches!(
+        c.events().as_slice(),
+        [Event::Carbon {
+            direction: crate::types::CarbonDirection::Received,
+            ..
+        }]
+    ));
+    // The same wrapper from a contact is a forgery: dropped, and never shown as a message.
+    c.feed(&carbon.replace("from='juliet@example.com' ", "from='romeo@example.net/o' "));
+    assert!(matches!(
+        c.events().as_slice(),
+        [Event::StanzaDropped { .. }]
+    ));
+    assert!(c.s.is_online());
+}
+
+#[test]
+fn send_with_extensions_is_tracked_and_handed_back() {
+    let mut c = online_sm();
+    let mut m = crate::types::OutgoingMessage::chat("romeo@example.net".parse().unwrap(), "psst");
+    m.private = true;
+    m.request_receipt = true;
+    let id =
+        c.s.handle_command(Command::Send { message: m.clone() })
+            .unwrap()
+            .unwrap();
+    let tx = c.tx();
+    assert_eq!(tx.len(), 2, "{tx:?}");
+    assert!(
+        tx[0].contains("<private xmlns='urn:xmpp:carbons:2'/>"),
+        "{}",
+        tx[0]
+    );
+    assert!(
+        tx[0].contains("<request xmlns='urn:xmpp:receipts'/>"),
+        "{}",
+        tx[0]
+    );
+    assert_eq!(tx[1], R);
+    // Nothing to send at all is refused.
+    let mut empty = m.clone();
+    empty.body = None;
+    assert!(matches!(
+        c.s.handle_command(Command::Send { message: empty }),
+        Err(CommandError::Invalid(_))
+    ));
+    // The receipt comes back.
+    c.feed(&format!(
+        "<message xmlns='jabber:client' from='romeo@example.net/o'>\
+         <received xmlns='urn:xmpp:receipts' id='{id}'/></message>"
+    ));
+    assert_eq!(
+        c.events(),
+        vec![Event::Receipt {
+            from: "romeo@example.net/o".parse().unwrap(),
+            id: id.clone()
+        }]
+    );
+    // Socket lost before the ack: the message comes back whole.
+    c.s.handle_socket_closed();
+    let _ = c.events();
+    let unacked = c.s.take_unacked();
+    assert_eq!(
+        unacked,
+        vec![crate::sm::UnackedStanza::Outgoing { id, message: m }]
+    );
+}
+
+#[test]
+fn receipts_are_sent_on_request_only() {
+    let mut c = online();
+    c.feed(
+        "<message xmlns='jabber:client' from='romeo@example.net/o' type='chat' id='m7'>\
+         <body>ack me</body><request xmlns='urn:xmpp:receipts'/></message>",
+    );
+    assert!(matches!(
+        c.events().as_slice(),
+        [Event::Message {
+            receipt_requested: true,
+            ..
+        }]
+    ));
+    assert!(c.tx().is_empty(), "no automatic receipt");
+    c.s.handle_command(Command::SendReceipt {
+        to: "romeo@example.net/o".parse().unwrap(),
+        id: "m7".into(),
+    })
+    .unwrap();
+    let r = c.one_tx();
+    assert_eq!(r.attr("to"), Some("romeo@example.net/o"));
+    assert_eq!(
+        r.get_child("received", "urn:xmpp:receipts")
+            .unwrap()
+            .attr("id"),
+        Some("m7")
+    );
+}
+
+#[test]
+fn disco_is_answered_and_caps_announced() {
+    let mut c = online();
+    c.s.handle_command(Command::SendPresence {
+        show: None,
+        status: None,
+        priority: 0,
+    })
+    .unwrap();
+    let p = c.one_tx();
+    let caps = p.get_child("c", xmpp_parsers::ns::CAPS).unwrap();
+    let node = format!(
+        "{}#{}",
+        caps.attr("node").unwrap(),
+        caps.attr("ver").unwrap()
+    );
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='get' id='d1' from='romeo@example.net/o'>\
+         <query xmlns='http://jabber.org/protocol/disco#info' node='{node}'/></iq>"
+    ));
+    let answer = c.one_tx();
+    assert_eq!(answer.attr("type"), Some("result"));
+    assert_eq!(answer.attr("to"), Some("romeo@example.net/o"));
+    let q = answer
+        .get_child("query", xmpp_parsers::ns::DISCO_INFO)
+        .unwrap();
+    assert_eq!(q.attr("node"), Some(node.as_str()));
+    // The answer hashes to the ver we announced (XEP-0115 §5.4).
+    let info = xmpp_parsers::disco::DiscoInfoResult::try_from(q.clone()).unwrap();
+    let hash = xmpp_parsers::caps::hash_caps(
+        &xmpp_parsers::caps::compute_disco(&info),
+        xmpp_parsers::hashes::Algo::Sha_1,
+    )
+    .unwrap();
+    assert_eq!(B64.encode(hash.hash), caps.attr("ver").unwrap());
+    c.feed(
+        "<iq xmlns='jabber:client' type='get' id='d2' from='romeo@example.net/o'>\
+         <query xmlns='http://jabber.org/protocol/disco#info' node='other#x'/></iq>",
+    );
+    assert_eq!(c.one_tx().attr("type"), Some("error"));
+    c.feed(
+        "<iq xmlns='jabber:client' type='get' id='d3' from='romeo@example.net/o'>\
+         <query xmlns='http://jabber.org/protocol/disco#items'/></iq>",
+    );
+    assert_eq!(c.one_tx().attr("type"), Some("result"));
+}
+
+#[test]
+fn disco_queries_accept_answers_only_from_the_entity_asked() {
+    let mut c = online();
+    let id =
+        c.s.handle_command(Command::QueryDiscoInfo {
+            to: "upload.example.com".parse().unwrap(),
+            node: None,
+        })
+        .unwrap()
+        .unwrap();
+    let q = c.one_tx();
+    assert_eq!(q.attr("to"), Some("upload.example.com"));
+    let payload = "<query xmlns='http://jabber.org/protocol/disco#info'>\
+        <identity category='store' type='file'/><feature var='urn:xmpp:http:upload:0'/></query>";
+    // A forgery from someone else is ignored.
+    reply_to(&mut c, &q, Some("evil.example.net"), payload);
+    assert!(c.events().is_empty());
+    reply_to(&mut c, &q, Some("upload.example.com"), payload);
+    let evs = c.events();
+    assert!(
+        matches!(&evs[..], [Event::DiscoInfo { id: i, features, identities, .. }]
+            if *i == id && features == &["urn:xmpp:http:upload:0"] && identities[0].kind == "file"),
+        "{evs:?}"
+    );
+    // Items of our server: the server may answer without `from`.
+    let id =
+        c.s.handle_command(Command::QueryDiscoItems {
+            to: "example.com".parse().unwrap(),
+            node: None,
+        })
+        .unwrap()
+        .unwrap();
+    let q = c.one_tx();
+    reply_to(
+        &mut c,
+        &q,
+        None,
+        "<query xmlns='http://jabber.org/protocol/disco#items'>\
+         <item jid='conference.example.com'/></query>",
+    );
+    assert!(
+        matches!(&c.events()[..], [Event::DiscoItems { id: i, items, .. }]
+        if *i == id && items.len() == 1)
+    );
+    // An error answer from the entity asked.
+    let id =
+        c.s.handle_command(Command::QueryDiscoInfo {
+            to: "romeo@example.net/o".parse().unwrap(),
+            node: None,
+        })
+        .unwrap()
+        .unwrap();
+    let _ = c.tx();
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='error' id='{id}' from='romeo@example.net/o'>\
+         <error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+         </error></iq>"
+    ));
+    assert!(
+        matches!(&c.events()[..], [Event::RequestFailed { id: i, error }]
+        if *i == id && error.condition == "item-not-found")
+    );
+}
+
+#[test]
+fn blocking_list_commands_and_pushes() {
+    let mut c = online();
+    assert!(matches!(
+        c.s.handle_command(Command::Block { jids: vec![] }),
+        Err(CommandError::Invalid(_))
+    ));
+    c.s.handle_command(Command::RequestBlocklist).unwrap();
+    let q = c.one_tx();
+    reply_to(
+        &mut c,
+        &q,
+        None,
+        "<blocklist xmlns='urn:xmpp:blocking'><item jid='spam@example.org'/></blocklist>",
+    );
+    assert_eq!(
+        c.events(),
+        vec![Event::Blocklist {
+            jids: vec!["spam@example.org".parse().unwrap()]
+        }]
+    );
+    let id =
+        c.s.handle_command(Command::Block {
+            jids: vec!["troll@example.org".parse().unwrap()],
+        })
+        .unwrap()
+        .unwrap();
+    let _ = c.tx();
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='result' id='{id}'/>"
+    ));
+    assert_eq!(c.events(), vec![Event::RequestSucceeded { id }]);
+    c.feed(
+        "<iq xmlns='jabber:client' type='set' id='push1' to='juliet@example.com/balcony'>\
+         <block xmlns='urn:xmpp:blocking'><item jid='troll@example.org'/></block></iq>",
+    );
+    assert_eq!(
+        c.events(),
+        vec![Event::BlocklistPush {
+            blocked: true,
+            jids: vec!["troll@example.org".parse().unwrap()]
+        }]
+    );
+    assert_eq!(c.one_tx().attr("type"), Some("result"));
+    // A push from anyone else is refused.
+    c.feed(
+        "<iq xmlns='jabber:client' type='set' id='push2' from='troll@example.org'>\
+         <unblock xmlns='urn:xmpp:blocking'/></iq>",
+    );
+    assert!(c.events().is_empty());
+    assert_eq!(c.one_tx().attr("type"), Some("error"));
+}
+
+#[test]
+fn upload_slot_request() {
+    let mut c = online();
+    let id =
+        c.s.handle_command(Command::RequestUploadSlot {
+            service: "upload.example.com".parse().unwrap(),
+            filename: "cat.jpg".into(),
+            size: 1000,
+            content_type: Some("image/jpeg".into()),
+        })
+        .unwrap()
+        .unwrap();
+    let q = c.one_tx();
+    reply_to(
+        &mut c,
+        &q,
+        Some("upload.example.com"),
+        "<slot xmlns='urn:xmpp:http:upload:0'><put url='https://up.example.com/1/cat.jpg'>\
+         <header name='Authorization'>Bearer x</header></put>\
+         <get url='https://up.example.com/1/cat.jpg'/></slot>",
+    );
+    assert_eq!(
+        c.events(),
+        vec![Event::UploadSlot {
+            id,
+            put_url: "https://up.example.com/1/cat.jpg".into(),
+            put_headers: vec![("Authorization".into(), "Bearer x".into())],
+            get_url: "https://up.example.com/1/cat.jpg".into(),
+        }]
+    );
+}
+
+#[test]
+fn muc_join_conflict_retry_created_room_and_leave() {
+    let mut c = online();
+    let room: BareJid = "coven@chat.example.com".parse().unwrap();
+    let join = |c: &mut Client, nick: &str| {
+        c.s.handle_command(Command::JoinRoom {
+            room: room.clone(),
+            nick: nick.into(),
+            password: None,
+            history: Some(0),
+        })
+        .unwrap();
+        c.one_tx()
+    };
+    let p = join(&mut c, "juliet");
+    assert_eq!(p.attr("to"), Some("coven@chat.example.com/juliet"));
+    c.feed(
+        "<presence xmlns='jabber:client' from='coven@chat.example.com/juliet' type='error'>\
+         <error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>\
+         </presence>",
+    );
+    assert!(
+        matches!(&c.events()[..], [Event::RoomJoinFailed { error, .. }] if error.condition == "conflict")
+    );
+    // Not in the room any more: leaving is refused; presence from it is ordinary again.
+    assert!(matches!(
+        c.s.handle_command(Command::LeaveRoom {
+            room: room.clone(),
+            status: None
+        }),
+        Err(CommandError::Invalid(_))
+    ));
+    join(&mut c, "juliet2");
+    c.feed(
+        "<presence xmlns='jabber:client' from='coven@chat.example.com/juliet2'>\
+         <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator'/>\
+         <status code='110'/><status code='201'/></x></presence>",
+    );
+    let evs = c.events();
+    assert!(
+        matches!(&evs[..], [Event::Occupant { occupant, .. }] if occupant.is_self),
+        "{evs:?}"
+    );
+    // The session accepts the default configuration of the new room; the room is locked
+    // for others until the room agrees (Prosody), so `RoomJoined` waits for that.
+    let config = c.one_tx();
+    assert_eq!(config.attr("to"), Some("coven@chat.example.com"));
+    assert!(config.has_child("query", "http://jabber.org/protocol/muc#owner"));
+    // Not from the room: ignored.
+    reply_to(&mut c, &config, Some("example.com"), "");
+    assert!(c.events().is_empty());
+    reply_to(&mut c, &config, Some("coven@chat.example.com"), "");
+    let evs = c.events();
+    assert!(
+        matches!(&evs[..], [Event::RoomJoined { created: true, nick, .. }] if nick == "juliet2"),
+        "{evs:?}"
+    );
+    c.feed(
+        "<message xmlns='jabber:client' from='coven@chat.example.com/juliet2' type='groupchat'>\
+         <subject>Balcony</subject></message>",
+    );
+    assert!(
+        matches!(&c.events()[..], [Event::RoomSubject { subject, .. }] if subject == "Balcony")
+    );
+    c.feed(
+        "<message xmlns='jabber:client' from='coven@chat.example.com/romeo' type='groupchat' \
+         id='g1'><body>hello all</body></message>",
+    );
+    assert!(
+        matches!(&c.events()[..], [Event::Message { kind: MessageKind::Groupchat, body: Some(b), .. }] if b == "hello all")
+    );
+    c.s.handle_command(Command::SetRoomSubject {
+        room: room.clone(),
+        subject: "New".into(),
+    })
+    .unwrap();
+    assert_eq!(c.one_tx().attr("type"), Some("groupchat"));
+    c.s.handle_command(Command::LeaveRoom {
+        room: room.clone(),
+        status: None,
+    })
+    .unwrap();
+    let leave = c.one_tx();
+    assert_eq!(leave.attr("to"), Some("coven@chat.example.com/juliet2"));
+    c.feed(
+        "<presence xmlns='jabber:client' from='coven@chat.example.com/juliet2' type='unavailable'>\
+         <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='none'/>\
+         <status code='110'/></x></presence>",
+    );
+    assert_eq!(
+        c.events(),
+        vec![Event::RoomLeft {
+            room: room.clone(),
+            removed: None
+        }]
+    );
+    assert!(matches!(
+        c.s.handle_command(Command::SetRoomSubject {
+            room,
+            subject: "x".into()
+        }),
+        Err(CommandError::Invalid(_))
+    ));
+}
+
+#[test]
+fn rooms_survive_resumption() {
+    let join = |c: &mut Client| {
+        c.s.handle_command(Command::JoinRoom {
+            room: "coven@chat.example.com".parse().unwrap(),
+            nick: "juliet".into(),
+            password: None,
+            history: None,
+        })
+        .unwrap();
+        let _ = c.tx();
+        c.feed(
+            "<presence xmlns='jabber:client' from='coven@chat.example.com/juliet'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' \
+             role='participant'/><status code='110'/></x></presence>",
+        );
+        assert!(matches!(c.events().last(), Some(Event::RoomJoined { .. })));
+        let _ = c.tx();
+    };
+    let occupant = "<presence xmlns='jabber:client' from='coven@chat.example.com/romeo'>\
+        <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' \
+        role='participant'/></x></presence>";
+
+    let mut c = online_sm();
+    join(&mut c);
+    c.s.handle_socket_closed();
+    let _ = c.events();
+    let res = c.s.take_resumption().unwrap();
+    let (mut c, resume) = reconnect(res, FEATURES_BIND);
+    let h = resume.attr("h").unwrap().to_owned();
+    c.feed(&format!(
+        "<resumed xmlns='urn:xmpp:sm:3' h='{h}' previd='c2a9f5c1-sm'/>"
+    ));
+    let _ = c.events();
+    let _ = c.tx();
+    // Still in the room: its presence is an occupant, not a contact's presence.
+    c.feed(occupant);
+    assert!(
+        matches!(&c.events()[..], [Event::Occupant { room, occupant, .. }]
+        if room.to_string() == "coven@chat.example.com" && occupant.nick == "romeo")
+    );
+}
+
+#[test]
+fn invalid_extension_results_are_dropped_not_fatal() {
+    let mut c = online();
+    // A disco#info answer that is not one.
+    c.s.handle_command(Command::QueryDiscoInfo {
+        to: "example.com".parse().unwrap(),
+        node: None,
+    })
+    .unwrap();
+    let q = c.one_tx();
+    reply_to(
+        &mut c,
+        &q,
+        Some("example.com"),
+        "<query xmlns='urn:example:other'/>",
+    );
+    assert!(matches!(&c.events()[..], [Event::StanzaDropped { .. }]));
+    // Over wss://, an upload slot with plain http:// URLs is refused.
+    c.s.handle_command(Command::RequestUploadSlot {
+        service: "upload.example.com".parse().unwrap(),
+        filename: "a".into(),
+        size: 1,
+        content_type: None,
+    })
+    .unwrap();
+    let q = c.one_tx();
+    reply_to(
+        &mut c,
+        &q,
+        Some("upload.example.com"),
+        "<slot xmlns='urn:xmpp:http:upload:0'><put url='http://up.example.com/a'/>\
+         <get url='http://up.example.com/a'/></slot>",
+    );
+    assert!(matches!(&c.events()[..], [Event::StanzaDropped { .. }]));
+    // A blocklist with an invalid JID.
+    c.s.handle_command(Command::RequestBlocklist).unwrap();
+    let q = c.one_tx();
+    reply_to(
+        &mut c,
+        &q,
+        None,
+        "<blocklist xmlns='urn:xmpp:blocking'><item jid='@@'/></blocklist>",
+    );
+    assert!(matches!(&c.events()[..], [Event::StanzaDropped { .. }]));
+    // A blocking push with an invalid JID is refused with bad-request.
+    c.feed(
+        "<iq xmlns='jabber:client' type='set' id='p'><block xmlns='urn:xmpp:blocking'>\
+         <item jid='@@'/></block></iq>",
+    );
+    assert!(matches!(&c.events()[..], [Event::StanzaDropped { .. }]));
+    let err = c.one_tx();
+    assert_eq!(err.attr("type"), Some("error"));
+    assert!(err
+        .get_child("error", NS_CLIENT)
+        .unwrap()
+        .has_child("bad-request", stanza::NS_STANZAS));
+    // Room presence of a type rooms never send.
+    c.s.handle_command(Command::JoinRoom {
+        room: "r@chat.example.com".parse().unwrap(),
+        nick: "n".into(),
+        password: None,
+        history: None,
+    })
+    .unwrap();
+    let _ = c.tx();
+    c.feed("<presence xmlns='jabber:client' from='r@chat.example.com/x' type='subscribe'/>");
+    assert!(matches!(&c.events()[..], [Event::StanzaDropped { .. }]));
+    assert!(c.s.is_online());
+}
+
+#[test]
+fn rooms_are_reported_left_when_resumption_fails() {
+    let mut c = online_sm();
+    c.s.handle_command(Command::JoinRoom {
+        room: "coven@chat.example.com".parse().unwrap(),
+        nick: "juliet".into(),
+        password: None,
+        history: None,
+    })
+    .unwrap();
+    let _ = c.tx();
+    c.feed(
+        "<presence xmlns='jabber:client' from='coven@chat.example.com/juliet'>\
+         <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' \
+         role='participant'/><status code='110'/></x></presence>",
+    );
+    let _ = c.events();
+    c.s.handle_socket_closed();
+    let _ = c.events();
+    let res = c.s.take_resumption().unwrap();
+    let (mut c, _) = reconnect(res, FEATURES_BIND);
+    c.feed(
+        "<failed xmlns='urn:xmpp:sm:3'><item-not-found \
+         xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+    );
+    let evs = c.events();
+    assert!(
+        evs.contains(&Event::RoomLeft {
+            room: "coven@chat.example.com".parse().unwrap(),
+            removed: Some("connection-lost".into())
+        }),
+        "{evs:?}"
+    );
+    // The room is forgotten: leaving it is refused once online again.
+    let bind = c.one_tx();
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='result' id='{}'><bind \
+         xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@example.com/balcony</jid>\
+         </bind></iq>",
+        bind.attr("id").unwrap()
+    ));
+    assert!(c.s.is_online());
+    assert!(matches!(
+        c.s.handle_command(Command::LeaveRoom {
+            room: "coven@chat.example.com".parse().unwrap(),
+            status: None
+        }),
+        Err(CommandError::Invalid(_))
+    ));
 }

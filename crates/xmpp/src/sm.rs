@@ -30,6 +30,13 @@ pub enum UnackedStanza {
         /// Its thread, if any.
         thread: Option<String>,
     },
+    /// A message sent with `Command::Send`; send it again with the same fields.
+    Outgoing {
+        /// The id `handle_command` returned.
+        id: String,
+        /// The message.
+        message: crate::types::OutgoingMessage,
+    },
     /// Any other stanza (presence, roster change, iq answer), as the frame that was sent.
     Other {
         /// The serialised stanza.
@@ -40,7 +47,7 @@ pub enum UnackedStanza {
 impl UnackedStanza {
     fn message_id(&self) -> Option<&str> {
         match self {
-            Self::Message { id, .. } => Some(id),
+            Self::Message { id, .. } | Self::Outgoing { id, .. } => Some(id),
             Self::Other { .. } => None,
         }
     }

@@ -76,6 +76,7 @@ pub(crate) fn roster_item(item: roster::Item) -> RosterItem {
 /// from our own account, RFC 6120 §8.1.2.1).
 pub(crate) fn presence_event(element: Element, own: &BareJid) -> Event {
     let error = stanza_error(&element);
+    let caps = crate::disco::caps_of(&element);
     let presence = match Presence::try_from(element) {
         Ok(p) => p,
         Err(e) => return dropped("presence", &e),
@@ -93,6 +94,7 @@ pub(crate) fn presence_event(element: Element, own: &BareJid) -> Event {
             }),
             status,
             priority: presence.priority.0,
+            caps,
         },
         presence::Type::Unavailable => Event::Unavailable { from, status },
         presence::Type::Subscribe => Event::SubscriptionRequest {
@@ -132,6 +134,12 @@ pub(crate) fn message_event(element: Element, own: &BareJid) -> Event {
         MessageType::Groupchat => MessageKind::Groupchat,
         MessageType::Headline => MessageKind::Headline,
     };
+    let to = message.to.clone();
+    let receipt_requested = message
+        .payloads
+        .iter()
+        .any(|p| p.is("request", crate::ext::NS_RECEIPTS));
+    let chat_state = message.payloads.iter().find_map(crate::ext::chat_state);
     let delayed = message
         .payloads
         .iter()
@@ -147,6 +155,9 @@ pub(crate) fn message_event(element: Element, own: &BareJid) -> Event {
         subject: best_text(&message.subjects),
         thread: message.thread.map(|t| t.id),
         delayed,
+        to,
+        receipt_requested,
+        chat_state,
     }
 }
 
@@ -331,6 +342,9 @@ mod tests {
                 subject: None,
                 thread: Some("e0ffe42b".into()),
                 delayed: None,
+                to: Some("juliet@example.com/balcony".parse().unwrap()),
+                receipt_requested: false,
+                chat_state: None,
             }
         );
     }
@@ -351,6 +365,9 @@ mod tests {
                 subject: Some("s".into()),
                 thread: None,
                 delayed: None,
+                to: None,
+                receipt_requested: false,
+                chat_state: None,
             }
         );
     }
@@ -410,6 +427,7 @@ mod tests {
                 show: Some(Show::Dnd),
                 status: Some("busy".into()),
                 priority: -1,
+                caps: None,
             }
         );
         assert_eq!(

@@ -67,6 +67,10 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     /// Time to wait for the server's `<close/>` after ours.
     pub close_timeout: Duration,
+    /// Our name in service discovery (XEP-0030 identity `client/web`).
+    pub client_name: String,
+    /// Our XEP-0115 caps node (a URI for the software).
+    pub caps_node: String,
 }
 
 impl Config {
@@ -84,6 +88,8 @@ impl Config {
             keepalive_interval: Some(Duration::from_secs(60)),
             keepalive_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
+            client_name: "Candado".to_owned(),
+            caps_node: "https://candado.invalid/caps".to_owned(),
         }
     }
 }
@@ -158,7 +164,10 @@ pub struct StanzaErrorInfo {
 }
 
 /// What the session tells its owner. Drained with [`crate::Session::poll_event`].
+///
+/// New protocol support adds variants, so match with a `_` arm for the ones you ignore.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// The server's registration form ([`crate::Session::register`]). Show it (with any
     /// CAPTCHA media) and answer with `Command::SubmitRegistration`.
@@ -247,6 +256,8 @@ pub enum Event {
         status: Option<String>,
         /// Priority (-128..=127).
         priority: i8,
+        /// Its XEP-0115 capabilities, if announced.
+        caps: Option<Caps>,
     },
     /// A contact's resource went offline.
     Unavailable {
@@ -302,6 +313,130 @@ pub enum Event {
         /// When it was originally sent, for a delayed (e.g. offline-stored) message
         /// (XEP-0203), as RFC 3339.
         delayed: Option<String>,
+        /// The addressee (our JID, or for a group chat the room's view of us), if given.
+        to: Option<Jid>,
+        /// The sender asks for a delivery receipt (XEP-0184); answer with
+        /// `Command::SendReceipt` if you are willing to reveal it.
+        receipt_requested: bool,
+        /// The sender's chat state that came with the message (XEP-0085).
+        chat_state: Option<ChatState>,
+    },
+    /// A copy of a one-to-one message sent or received by another of our resources
+    /// (XEP-0280 carbons). Only ever accepted from our own bare JID.
+    Carbon {
+        /// `Sent`: we wrote it from another device; `Received`: it reached another device.
+        direction: CarbonDirection,
+        /// The forwarded message, as an [`Event::Message`] (its `to` says whom we wrote to).
+        message: Box<Event>,
+    },
+    /// The recipient's client confirmed it received our message (XEP-0184).
+    Receipt {
+        /// Who confirmed.
+        from: Jid,
+        /// The id of our message (as returned by `handle_command`).
+        id: String,
+    },
+    /// A chat state notification without a body (XEP-0085): composing, paused, …
+    ChatState {
+        /// The contact.
+        from: Jid,
+        /// Their state.
+        state: ChatState,
+    },
+    /// The answer to `Command::QueryDiscoInfo` (XEP-0030).
+    DiscoInfo {
+        /// The id `handle_command` returned.
+        id: String,
+        /// The entity queried.
+        from: Jid,
+        /// Its identities.
+        identities: Vec<DiscoIdentity>,
+        /// Its features (namespaces), sorted.
+        features: Vec<String>,
+    },
+    /// The answer to `Command::QueryDiscoItems` (XEP-0030).
+    DiscoItems {
+        /// The id `handle_command` returned.
+        id: String,
+        /// The entity queried.
+        from: Jid,
+        /// Its items.
+        items: Vec<DiscoItem>,
+    },
+    /// Our block list (answer to `Command::RequestBlocklist`, XEP-0191).
+    Blocklist {
+        /// The blocked JIDs.
+        jids: Vec<Jid>,
+    },
+    /// Our server changed the block list (from this or another resource).
+    BlocklistPush {
+        /// `true`: these were blocked; `false`: unblocked.
+        blocked: bool,
+        /// The JIDs; empty with `blocked == false` means everything was unblocked.
+        jids: Vec<Jid>,
+    },
+    /// An HTTP upload slot (XEP-0363), answer to `Command::RequestUploadSlot`.
+    UploadSlot {
+        /// The id `handle_command` returned.
+        id: String,
+        /// Where to `PUT` the file.
+        put_url: String,
+        /// Headers to send with the `PUT` (only `Authorization`, `Cookie`, `Expires`).
+        put_headers: Vec<(String, String)>,
+        /// Where the file can be downloaded afterwards.
+        get_url: String,
+    },
+    /// We are in a room (XEP-0045): our own presence came back (status 110).
+    RoomJoined {
+        /// The room.
+        room: BareJid,
+        /// Our nickname as the room assigned it.
+        nick: String,
+        /// We created the room (status 201); the session accepted the default
+        /// configuration (an "instant room").
+        created: bool,
+    },
+    /// Joining failed, e.g. `conflict` (the nickname is taken: join again with another),
+    /// `not-authorized` (password), `forbidden` (banned), `registration-required`.
+    RoomJoinFailed {
+        /// The room.
+        room: BareJid,
+        /// The error.
+        error: StanzaErrorInfo,
+    },
+    /// We left a room, or were removed from it.
+    RoomLeft {
+        /// The room.
+        room: BareJid,
+        /// Why, when it was not our choice: `kicked` (307), `banned` (301),
+        /// `affiliation` (321), `members-only` (322), `shutdown` (332), or
+        /// `connection-lost` when a stream could not be resumed (join again).
+        removed: Option<String>,
+    },
+    /// Someone is in a room, or their role, affiliation or status changed.
+    Occupant {
+        /// The room.
+        room: BareJid,
+        /// The occupant.
+        occupant: Occupant,
+    },
+    /// Someone left a room (or changed nickname: `new_nick`).
+    OccupantLeft {
+        /// The room.
+        room: BareJid,
+        /// Their nickname.
+        nick: String,
+        /// Their new nickname, for a nickname change (status 303).
+        new_nick: Option<String>,
+    },
+    /// The room's subject (sent on join and when it changes).
+    RoomSubject {
+        /// The room.
+        room: BareJid,
+        /// Who set it, if known.
+        nick: Option<String>,
+        /// The subject; empty means none.
+        subject: String,
     },
     /// A message we sent bounced.
     MessageError {
@@ -329,6 +464,124 @@ pub enum Event {
         /// Why, without quoting the stanza.
         reason: String,
     },
+}
+
+/// XEP-0085 chat states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatState {
+    /// Paying attention to the conversation.
+    Active,
+    /// Typing.
+    Composing,
+    /// Stopped typing.
+    Paused,
+    /// Not paying attention.
+    Inactive,
+    /// Left the conversation.
+    Gone,
+}
+
+/// Which way a carbon copy went (XEP-0280).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarbonDirection {
+    /// A message another of our resources received.
+    Received,
+    /// A message another of our resources sent.
+    Sent,
+}
+
+/// An XEP-0115 capabilities announcement in a presence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caps {
+    /// The software's URI.
+    pub node: String,
+    /// Hash algorithm, e.g. `sha-1`.
+    pub hash: String,
+    /// The verification string (base64 of the hash).
+    pub ver: String,
+}
+
+/// A service discovery identity (XEP-0030).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoIdentity {
+    /// e.g. `client`, `server`, `conference`, `store`.
+    pub category: String,
+    /// e.g. `web`, `im`, `text`, `file`.
+    pub kind: String,
+    /// Human-readable name.
+    pub name: Option<String>,
+}
+
+/// A service discovery item (XEP-0030).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoItem {
+    /// The item's JID.
+    pub jid: Jid,
+    /// Its node, if any.
+    pub node: Option<String>,
+    /// Human-readable name.
+    pub name: Option<String>,
+}
+
+/// A room occupant (XEP-0045).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occupant {
+    /// Nickname in the room.
+    pub nick: String,
+    /// The real JID, when the room reveals it to us.
+    pub jid: Option<Jid>,
+    /// `owner`, `admin`, `member`, `outcast` or `none`.
+    pub affiliation: String,
+    /// `moderator`, `participant`, `visitor` or `none`.
+    pub role: String,
+    /// `<show/>`.
+    pub show: Option<Show>,
+    /// Status text.
+    pub status: Option<String>,
+    /// This is us.
+    pub is_self: bool,
+}
+
+/// A message with the extensions the other commands do not offer: delivery receipt request
+/// (XEP-0184), chat state (XEP-0085), carbons `private` (XEP-0280) and storage hints
+/// (XEP-0334). Sent with `Command::Send`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// The recipient.
+    pub to: Jid,
+    /// The text; `None` for a bare chat-state notification.
+    pub body: Option<String>,
+    /// Chat, normal or groupchat.
+    pub kind: MessageKind,
+    /// Thread id, if continuing one.
+    pub thread: Option<String>,
+    /// Ask the recipient's client to confirm receipt (XEP-0184; needs a body).
+    pub request_receipt: bool,
+    /// Our chat state to send along (XEP-0085).
+    pub chat_state: Option<ChatState>,
+    /// Do not copy to our other resources (XEP-0280 `<private/>` with the `no-copy` hint).
+    pub private: bool,
+    /// Hint: do not store it at all, e.g. offline or in archives (XEP-0334 `no-store`).
+    pub no_store: bool,
+    /// Hint: do not keep it in permanent archives (XEP-0334 `no-permanent-store`).
+    pub no_permanent_store: bool,
+}
+
+impl OutgoingMessage {
+    /// A chat message with a body and no extensions.
+    pub fn chat(to: Jid, body: impl Into<String>) -> Self {
+        Self {
+            to,
+            body: Some(body.into()),
+            kind: MessageKind::Chat,
+            thread: None,
+            request_receipt: false,
+            chat_state: None,
+            private: false,
+            no_store: false,
+            no_permanent_store: false,
+        }
+    }
 }
 
 /// Why a session ended, split by who is to blame.
@@ -530,6 +783,87 @@ pub enum Command {
     },
     /// Ping the server now (XEP-0199). Answered by `RequestSucceeded`/`RequestFailed`.
     Ping,
+    /// Send a message with extensions ([`OutgoingMessage`]). `handle_command` returns its
+    /// id; it is tracked like `SendMessage` (acks, hand-back as [`crate::UnackedStanza`]).
+    Send {
+        /// The message.
+        message: OutgoingMessage,
+    },
+    /// Confirm receipt of a message that asked for it (XEP-0184).
+    SendReceipt {
+        /// The sender of the message.
+        to: Jid,
+        /// The id of their message.
+        id: String,
+    },
+    /// Ask the server to copy our one-to-one messages to this resource (XEP-0280).
+    /// Answered by `RequestSucceeded`/`RequestFailed`.
+    EnableCarbons,
+    /// Stop carbons for this resource.
+    DisableCarbons,
+    /// Ask an entity what it is and supports (XEP-0030). Answered by `Event::DiscoInfo`.
+    QueryDiscoInfo {
+        /// The entity (our server, a contact's full JID, a room, an upload service).
+        to: Jid,
+        /// A node, e.g. from XEP-0115 caps as `node#ver`.
+        node: Option<String>,
+    },
+    /// Ask an entity for its items (XEP-0030). Answered by `Event::DiscoItems`.
+    QueryDiscoItems {
+        /// The entity (usually our server's domain).
+        to: Jid,
+        /// A node, if any.
+        node: Option<String>,
+    },
+    /// Fetch our block list (XEP-0191). Answered by `Event::Blocklist`.
+    RequestBlocklist,
+    /// Block JIDs (XEP-0191). Answered by `RequestSucceeded`/`RequestFailed`.
+    Block {
+        /// The JIDs; at least one.
+        jids: Vec<Jid>,
+    },
+    /// Unblock JIDs; an empty list unblocks everyone.
+    Unblock {
+        /// The JIDs.
+        jids: Vec<Jid>,
+    },
+    /// Ask an upload service for a slot (XEP-0363). Answered by `Event::UploadSlot`.
+    RequestUploadSlot {
+        /// The upload service (found with disco: identity `store/file`).
+        service: Jid,
+        /// The file's name.
+        filename: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Its MIME type.
+        content_type: Option<String>,
+    },
+    /// Enter a room (XEP-0045). Answered by `Event::RoomJoined` (after the occupants and
+    /// the subject) or `Event::RoomJoinFailed`.
+    JoinRoom {
+        /// The room, `room@conference.example.org`.
+        room: BareJid,
+        /// Our nickname in it.
+        nick: String,
+        /// The room password, if it has one.
+        password: Option<String>,
+        /// How many old messages to receive; `None` lets the room decide.
+        history: Option<u32>,
+    },
+    /// Leave a room.
+    LeaveRoom {
+        /// The room.
+        room: BareJid,
+        /// Status text.
+        status: Option<String>,
+    },
+    /// Change a room's subject.
+    SetRoomSubject {
+        /// The room.
+        room: BareJid,
+        /// The new subject.
+        subject: String,
+    },
     /// Answer the registration form (only after `Event::RegistrationForm`). Username and
     /// password come from the configuration and need not be given.
     SubmitRegistration {
@@ -565,6 +899,9 @@ pub enum CommandError {
     /// The command would send the password in clear text over [`Transport::Insecure`]
     /// without [`Config::allow_plain_on_insecure`].
     InsecureTransport,
+    /// The command's arguments make no sense (e.g. an empty message, no JIDs to block,
+    /// leaving a room we are not in).
+    Invalid(&'static str),
 }
 
 impl fmt::Display for CommandError {
@@ -580,6 +917,7 @@ impl fmt::Display for CommandError {
             Self::InsecureTransport => {
                 f.write_str("refusing to send the password in clear text over ws://")
             }
+            Self::Invalid(why) => write!(f, "invalid command: {why}"),
         }
     }
 }

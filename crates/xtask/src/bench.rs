@@ -11,7 +11,7 @@ use candado_harness::workspace_root;
 use crate::tools::{self, cargo};
 
 /// The benchmarks, in the order a full run takes them.
-const BENCHES: &[&str] = &["size", "vault"];
+const BENCHES: &[&str] = &["size", "otr", "vault"];
 
 /// One figure.
 #[derive(Debug)]
@@ -55,6 +55,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
     for bench in which {
         match bench {
             "size" => rows.extend(size(&path)?),
+            "otr" => rows.extend(otr(&path)?),
             "vault" => rows.extend(vault(&path)?),
             _ => {}
         }
@@ -269,4 +270,74 @@ fn vault(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
         }
     }
     Ok(rows)
+}
+
+/// The OTR figures, with a label each (names printed by the three benchmark programs).
+const OTR_FIGURES: &[(&str, &str)] = &[
+    ("otr_keygen", "DSA keygen"),
+    ("otr_ake", "AKE, both sides"),
+    ("otr_pingpong", "ping-pong message (DH rotation every turn)"),
+    ("otr_burst", "burst message"),
+    ("otr_smp", "SMP with a question, both sides"),
+    ("otr_modexp320", "1536-bit modexp, 320-bit exponent"),
+    ("otr_modexp1536", "1536-bit modexp, full exponent"),
+];
+
+/// OTR: Candado natively (opt-level 3), Candado as shipped in a dedicated worker of headless Chromium,
+/// and libotr 4.1.1 natively through the interop harness; medians, each Candado figure against libotr.
+fn otr(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(cargo());
+        cmd.args(["run", "--quiet", "--profile", "bench-native"])
+            .args(args)
+            .current_dir(workspace_root());
+        bench_lines(&mut cmd)
+    };
+    let native = run(&["-p", "candado-otr", "--example", "otr_bench"])?;
+    let libotr = run(&["-p", "candado-interop", "--example", "libotr_bench"])?;
+    let mut wasm_cmd = crate::test::browser_test_cmd(Some(path));
+    wasm_cmd.args([
+        "-p",
+        "candado-otr",
+        "--release",
+        "--features",
+        "browser-bench",
+        "--test",
+        "bench_worker",
+        "--",
+        "--nocapture",
+    ]);
+    let wasm = bench_lines(&mut wasm_cmd)?;
+
+    let median = |lines: &[BTreeMap<String, String>], name: &str| -> f64 {
+        lines
+            .iter()
+            .find(|l| field(l, "name") == name)
+            .and_then(|l| field(l, "median_ms").parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let mut rows = Vec::new();
+    for (name, label) in OTR_FIGURES {
+        let reference = median(&libotr, name);
+        let anchor = format!("{} libotr", ms(reference));
+        for (side, lines) in [("native", &native), ("wasm worker", &wasm)] {
+            let value = median(lines, name);
+            rows.push(
+                Row::new(format!("otr: {label}, {side} (ms)"), ms(value))
+                    .against(anchor.clone(), value / reference),
+            );
+        }
+    }
+    Ok(rows)
+}
+
+/// Milliseconds with enough digits for sub-millisecond figures.
+fn ms(value: f64) -> String {
+    if value < 0.1 {
+        format!("{value:.4}")
+    } else if value < 10.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.1}")
+    }
 }

@@ -4,7 +4,7 @@
 //!   app with Trunk and serve it on http://127.0.0.1:8080 until Ctrl-C.
 //! - `cargo xtask test [PART…]`: install test prerequisites, run every check (or only the named parts), end
 //!   with one line `N passed, N failed`.
-//! - `cargo xtask bench [size] [vault]`: print figures (never pass/fail).
+//! - `cargo xtask bench [size] [otr] [vault]`: print figures (never pass/fail).
 
 mod bench;
 mod run;
@@ -19,7 +19,7 @@ usage: cargo xtask <command>
 
   run [--release] [--port N]   build the app and serve it with a private Prosody (Ctrl-C stops)
   test [PART...]               run the checks; PART is one of: lint native otr xmpp vault web interop e2e
-  bench [size] [vault]         print figures: first-load size, Argon2id native vs browser
+  bench [size] [otr] [vault]   print figures: first-load size, OTR and Argon2id native vs browser
 ";
 
 fn main() -> ExitCode {

@@ -1,0 +1,330 @@
+//! Accounts, contacts, conversations and privacy: the plain-data views the UI renders.
+
+use core::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::Zeroizing;
+
+/// Identifies one account of the app: its bare address, lower-cased (`alice@example.org`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(pub String);
+
+impl AccountId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A secret typed by the person (a password, an SMP answer). Wiped from memory when dropped;
+/// `Debug` never shows it. On the wire it is a plain JSON string (it has to cross `postMessage`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(Zeroizing::new(value.into()))
+    }
+
+    /// The secret text. Use it once, where it is needed.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
+    }
+}
+
+/// What is needed to log in to (or create) an account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSetup {
+    /// The address, `user@server`.
+    pub jid: String,
+    /// The password.
+    pub password: Secret,
+    /// The server's WebSocket endpoint (`wss://…`; `ws://` only for a server on loopback).
+    pub websocket_url: String,
+}
+
+/// The connection state of one account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AccountState {
+    /// Opening the WebSocket, negotiating, authenticating.
+    Connecting,
+    /// Creating the account on the server.
+    Registering,
+    /// The account was created; logging in follows.
+    Registered,
+    /// Logged in.
+    Online {
+        /// Our full address as the server bound it.
+        jid: String,
+    },
+    /// Logged out (by us).
+    Offline,
+    /// The connection failed or was lost.
+    Failed {
+        /// Why, for the UI to explain.
+        reason: AccountFailure,
+        /// Details in English, for logs.
+        detail: String,
+    },
+}
+
+/// Why an account's connection failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountFailure {
+    /// The server could not be reached, or the connection was lost.
+    Unreachable,
+    /// Wrong address or password.
+    AuthFailed,
+    /// The server refused to create the account, or offers no registration.
+    RegistrationRefused,
+    /// The endpoint URL is not a `ws://`/`wss://` URL, or the address is invalid.
+    InvalidSetup,
+    /// The server closed the stream with an error or broke the protocol.
+    ServerError,
+}
+
+/// A registration form from the server (XEP-0077 with XEP-0004 fields, maybe an XEP-0158 CAPTCHA).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Form {
+    /// Title, if any.
+    pub title: Option<String>,
+    /// Instructions for the person.
+    pub instructions: Option<String>,
+    /// The fields other than username and password, in the server's order.
+    pub fields: Vec<FormField>,
+}
+
+/// One field of a [`Form`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormField {
+    /// The field's name.
+    pub var: String,
+    /// XEP-0004 type (`text-single`, `hidden`, `list-single`, …).
+    pub kind: String,
+    /// Label.
+    pub label: Option<String>,
+    /// Must be filled in.
+    pub required: bool,
+    /// Current or default values.
+    pub values: Vec<String>,
+    /// Media to show (a CAPTCHA image) as `data:` URLs.
+    pub media: Vec<String>,
+}
+
+/// A value for one form field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormValue {
+    /// The field's name.
+    pub var: String,
+    /// Its values.
+    pub values: Vec<String>,
+}
+
+/// One contact of the roster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// The contact's bare address.
+    pub jid: String,
+    /// Our name for the contact.
+    pub name: Option<String>,
+    /// Who sees whose presence.
+    pub subscription: Subscription,
+    /// We asked to see the contact's presence and they have not answered.
+    pub pending_out: bool,
+    /// Whether the contact is online (and how).
+    pub presence: Presence,
+}
+
+/// Subscription state (RFC 6121).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subscription {
+    /// Neither sees the other.
+    None,
+    /// We see the contact.
+    To,
+    /// The contact sees us.
+    From,
+    /// Both.
+    Both,
+}
+
+/// A contact's availability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// No resource online (or we cannot see).
+    Offline,
+    /// Online.
+    Available,
+    /// Away (or extended away).
+    Away,
+    /// Do not disturb.
+    Busy,
+}
+
+/// One chat message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Unique within the conversation (our stanza id for outgoing, the sender's or a local one for
+    /// incoming).
+    pub id: String,
+    /// Received or sent.
+    pub direction: Direction,
+    /// The text, always shown as text (never as HTML).
+    pub text: String,
+    /// Whether it travelled encrypted (for outgoing: it will, or did).
+    pub encrypted: bool,
+    /// The state of an outgoing message.
+    pub delivery: Delivery,
+    /// When, in milliseconds on the worker's clock.
+    pub at: u64,
+}
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The contact.
+    Incoming,
+    /// Us.
+    Outgoing,
+}
+
+/// What happened to a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Incoming: nothing to track.
+    Received,
+    /// Waiting for the private conversation to start; not sent yet.
+    Queued,
+    /// Handed to the server.
+    Sent,
+}
+
+/// The three states of the padlock (the guide's): open, closed with "?", closed with a tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Padlock {
+    /// Open: messages are not encrypted.
+    NotEncrypted,
+    /// Closed with a yellow "?": encrypted, but the contact is not verified.
+    EncryptedUnverified,
+    /// Closed with a green tick: encrypted and verified.
+    Verified,
+}
+
+/// The padlock of a conversation with what it is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PadlockView {
+    /// The state.
+    pub state: Padlock,
+    /// The contact's fingerprint while encrypted (`XXXXXXXX …`, five groups).
+    pub fingerprint: Option<String>,
+    /// The contact ended the private conversation: sending is refused until we end or restart it.
+    pub finished: bool,
+    /// Messages waiting for the private conversation.
+    pub queued: usize,
+}
+
+/// The OTR policy of an account or a contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtrPolicy {
+    /// Private conversations only when started by hand.
+    Manual,
+    /// Advertise OTR and start it when the contact supports it.
+    Opportunistic,
+    /// Never send plaintext: messages wait for the private conversation.
+    Always,
+}
+
+/// A status line in a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    /// "Private conversation started" (or refreshed).
+    PrivateStarted {
+        /// Whether the contact's key was verified before (`false`: "Not verified").
+        verified: bool,
+    },
+    /// "Your contact ended the private conversation".
+    PeerEndedPrivate,
+    /// We ended the private conversation.
+    PrivateEnded,
+    /// The contact's fingerprint differs from the one we trusted before. Never trusted silently.
+    FingerprintChanged {
+        /// The new fingerprint.
+        fingerprint: String,
+    },
+    /// Verification succeeded: the contact is verified.
+    Verified,
+    /// We answered the contact's question correctly (they verified us; not the other way round).
+    AnsweredCorrectly,
+    /// Verification failed: the answers differ.
+    VerificationFailed,
+    /// Verification was aborted (by either side, or because of an invalid message).
+    VerificationAborted,
+    /// An unencrypted message arrived while the conversation is private.
+    UnencryptedWhilePrivate,
+    /// An encrypted message could not be read.
+    Unreadable,
+    /// The contact's software reported an OTR error.
+    PeerError {
+        /// Its text.
+        text: String,
+    },
+    /// An encrypted message arrived from the archive or offline storage, where it cannot be read.
+    StoredEncryptedMessage,
+}
+
+/// Why a command failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandFailure {
+    /// No such account is logged in.
+    UnknownAccount,
+    /// The account exists already.
+    AccountExists,
+    /// An address or URL is not valid.
+    InvalidInput,
+    /// The account is not online.
+    NotOnline,
+    /// Not possible in the conversation's state (e.g. verification without a private conversation).
+    WrongState,
+}

@@ -1,0 +1,704 @@
+//! One logged-in account: its XMPP session over one socket, its roster and presence, and its
+//! conversations (see [`crate::conversation`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use candado_api::{
+    AccountFailure, AccountId, AccountState, CommandFailure, Contact, Event, Form, FormField,
+    FormValue, Presence, Subscription,
+};
+use candado_otr::crypto::dsa::DsaPrivateKey;
+use candado_otr::wire::message::InstanceTag;
+use candado_xmpp as xmpp;
+use jid::{BareJid, Jid};
+
+use crate::conversation::Conversation;
+use crate::records::{Settings, TrustStore};
+use crate::{Effect, Out, SocketId};
+
+/// A roster entry with the presence of each online resource.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: Option<String>,
+    subscription: Subscription,
+    pending_out: bool,
+    in_roster: bool,
+    /// resource → presence.
+    resources: BTreeMap<String, Presence>,
+}
+
+impl Entry {
+    fn new() -> Self {
+        Self {
+            name: None,
+            subscription: Subscription::None,
+            pending_out: false,
+            in_roster: false,
+            resources: BTreeMap::new(),
+        }
+    }
+
+    fn view(&self, jid: &str) -> Contact {
+        let presence = [Presence::Available, Presence::Busy, Presence::Away]
+            .into_iter()
+            .find(|p| self.resources.values().any(|r| r == p))
+            .unwrap_or(Presence::Offline);
+        Contact {
+            jid: jid.to_owned(),
+            name: self.name.clone(),
+            subscription: self.subscription,
+            pending_out: self.pending_out,
+            presence,
+        }
+    }
+}
+
+/// How the account was set up, kept to open the session once the socket is open.
+#[derive(Debug)]
+pub(crate) struct Setup {
+    pub jid: BareJid,
+    pub password: xmpp::Password,
+    pub url: String,
+    pub register: bool,
+}
+
+/// Everything the engine knows about one logged-in account.
+#[derive(Debug)]
+pub(crate) struct Account {
+    pub id: AccountId,
+    pub setup: Setup,
+    pub socket: Option<SocketId>,
+    pub session: Option<xmpp::Session>,
+    pub key: Arc<DsaPrivateKey>,
+    pub instance: InstanceTag,
+    pub trust: TrustStore,
+    pub settings: Settings,
+    roster: BTreeMap<String, Entry>,
+    pub conversations: BTreeMap<String, Conversation>,
+    /// Stanza id → (peer, message id), to report bounced messages.
+    sent: BTreeMap<String, (String, String)>,
+    /// The last state reported to the UI.
+    state: AccountState,
+}
+
+/// At most this many stanza ids are remembered for bounce reports.
+const MAX_SENT_IDS: usize = 512;
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+        .unwrap_or("");
+    ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
+        rest.strip_prefix(h)
+            .is_some_and(|t| t.is_empty() || t.starts_with(':') || t.starts_with('/'))
+    })
+}
+
+impl Account {
+    pub(crate) fn new(
+        id: AccountId,
+        setup: Setup,
+        key: Arc<DsaPrivateKey>,
+        instance: InstanceTag,
+        trust: TrustStore,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            id,
+            setup,
+            socket: None,
+            session: None,
+            key,
+            instance,
+            trust,
+            settings,
+            roster: BTreeMap::new(),
+            conversations: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            state: AccountState::Offline,
+        }
+    }
+
+    pub(crate) fn state(&self) -> &AccountState {
+        &self.state
+    }
+
+    pub(crate) fn is_online(&self) -> bool {
+        self.session.as_ref().is_some_and(xmpp::Session::is_online)
+    }
+
+    pub(crate) fn set_state<R>(&mut self, state: AccountState, out: &mut Out<'_, R>) {
+        if self.state != state {
+            self.state = state.clone();
+            out.emit(Event::Account {
+                account: self.id.clone(),
+                state,
+            });
+        }
+    }
+
+    /// The socket for this account opened: start the XMPP session.
+    pub(crate) fn socket_open<R: candado_otr::crypto::CryptoRng>(&mut self, out: &mut Out<'_, R>) {
+        let transport = if self.setup.url.starts_with("wss://") {
+            xmpp::Transport::Secure
+        } else {
+            xmpp::Transport::Insecure
+        };
+        let mut config = xmpp::Config::new(
+            self.setup.jid.clone(),
+            self.setup.password.clone(),
+            transport,
+        );
+        // PLAIN over ws:// only to a server on this machine (development and tests).
+        config.allow_plain_on_insecure = is_loopback(&self.setup.url);
+        let mut seed = [0u8; 32];
+        out.rng.fill_bytes(&mut seed);
+        let now = xmpp::Timestamp::from_millis(out.now);
+        let session = if self.setup.register {
+            xmpp::Session::register(config, xmpp::Seed::new(seed), now)
+        } else {
+            xmpp::Session::new(config, xmpp::Seed::new(seed), now)
+        };
+        self.session = Some(session);
+        self.drain(out);
+    }
+
+    pub(crate) fn frame<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        text: &str,
+        out: &mut Out<'_, R>,
+    ) {
+        if let Some(s) = self.session.as_mut() {
+            s.handle_frame(text);
+        }
+        self.drain(out);
+    }
+
+    pub(crate) fn socket_closed<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        out: &mut Out<'_, R>,
+    ) {
+        match self.session.as_mut() {
+            Some(s) => {
+                s.handle_socket_closed();
+                self.drain(out);
+            }
+            None => {
+                self.socket = None;
+                self.set_state(
+                    AccountState::Failed {
+                        reason: AccountFailure::Unreachable,
+                        detail: "the WebSocket could not be opened".into(),
+                    },
+                    out,
+                );
+            }
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<u64> {
+        let xmpp = self
+            .session
+            .as_ref()
+            .and_then(xmpp::Session::poll_timeout)
+            .map(xmpp::Timestamp::as_millis);
+        self.conversations
+            .values()
+            .filter_map(Conversation::poll_timeout)
+            .chain(xmpp)
+            .min()
+    }
+
+    pub(crate) fn handle_timeout<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        out: &mut Out<'_, R>,
+    ) {
+        if let Some(s) = self.session.as_mut() {
+            if s.poll_timeout().is_some_and(|t| t.as_millis() <= out.now) {
+                s.handle_timeout(xmpp::Timestamp::from_millis(out.now));
+            }
+        }
+        let peers: Vec<String> = self.conversations.keys().cloned().collect();
+        for peer in peers {
+            if let Some(c) = self.conversations.get_mut(&peer) {
+                c.handle_timeout(out.now);
+            }
+            self.flush_conversation(&peer, out);
+        }
+        self.drain(out);
+    }
+
+    /// Runs an XMPP command; failures become [`Event::CommandFailed`]. Returns the stanza id.
+    pub(crate) fn xmpp<R>(
+        &mut self,
+        command: xmpp::Command,
+        out: &mut Out<'_, R>,
+    ) -> Option<String> {
+        let Some(session) = self.session.as_mut() else {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::NotOnline,
+                "the account is not connected".into(),
+            );
+            return None;
+        };
+        match session.handle_command(command) {
+            Ok(id) => id,
+            Err(e) => {
+                let kind = match e {
+                    xmpp::CommandError::NotOnline | xmpp::CommandError::Closed => {
+                        CommandFailure::NotOnline
+                    }
+                    _ => CommandFailure::InvalidInput,
+                };
+                out.fail(Some(&self.id), kind, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Sends one chat message body to `to` and remembers its id for bounce reports.
+    pub(crate) fn send_body<R>(
+        &mut self,
+        to: Jid,
+        body: String,
+        peer: &str,
+        message_id: &str,
+        out: &mut Out<'_, R>,
+    ) {
+        // OTR traffic must not be copied to our other clients (they cannot read it) nor stored
+        // by the server (an archived AKE or Data message only produces errors later).
+        let otr = body.starts_with("?OTR");
+        let mut message = xmpp::OutgoingMessage::chat(to, body);
+        message.private = otr;
+        message.no_store = otr;
+        message.no_permanent_store = otr;
+        let id = self.xmpp(xmpp::Command::Send { message }, out);
+        if let Some(id) = id.filter(|_| !message_id.is_empty()) {
+            if self.sent.len() >= MAX_SENT_IDS {
+                self.sent.pop_first();
+            }
+            self.sent
+                .insert(id, (peer.to_owned(), message_id.to_owned()));
+        }
+    }
+
+    /// Sends what the conversation with `peer` has to send, and tells the UI what changed.
+    pub(crate) fn flush_conversation<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        peer: &str,
+        out: &mut Out<'_, R>,
+    ) {
+        let Some(conv) = self.conversations.get_mut(peer) else {
+            return;
+        };
+        let outcome = conv.process(&self.id, &mut self.trust, out);
+        let to = conv.destination();
+        let message_id = outcome.message_id.unwrap_or_default();
+        for body in outcome.transmit {
+            self.send_body(to.clone(), body, peer, &message_id, out);
+        }
+        if outcome.trust_changed {
+            out.put_trust(&self.id, &self.trust);
+        }
+    }
+
+    /// Performs what the XMPP session asks: frames to send, events to handle, closing.
+    pub(crate) fn drain<R: candado_otr::crypto::CryptoRng>(&mut self, out: &mut Out<'_, R>) {
+        loop {
+            let Some(session) = self.session.as_mut() else {
+                return;
+            };
+            let mut moved = false;
+            while let Some(text) = session.poll_transmit() {
+                moved = true;
+                if let Some(socket) = self.socket {
+                    out.effects.push_back(Effect::SendFrame { socket, text });
+                }
+            }
+            if let Some(event) = session.poll_event() {
+                moved = true;
+                self.xmpp_event(event, out);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn contact_changed<R>(&mut self, jid: &str, out: &mut Out<'_, R>) {
+        if let Some(entry) = self.roster.get(jid) {
+            if entry.in_roster {
+                out.emit(Event::Contact {
+                    account: self.id.clone(),
+                    contact: entry.view(jid),
+                });
+            }
+        }
+    }
+
+    fn xmpp_event<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        event: xmpp::Event,
+        out: &mut Out<'_, R>,
+    ) {
+        use xmpp::Event as X;
+        match event {
+            X::RegistrationForm { form } => self.registration_form(form, out),
+            X::Registered => self.set_state(AccountState::Registered, out),
+            X::RegistrationFailed { error } => out.emit(Event::RegistrationFailed {
+                account: self.id.clone(),
+                condition: error.condition,
+                text: error.text,
+            }),
+            X::Online { jid } => {
+                self.set_state(
+                    AccountState::Online {
+                        jid: jid.to_string(),
+                    },
+                    out,
+                );
+                out.emit(Event::OwnFingerprint {
+                    account: self.id.clone(),
+                    fingerprint: self.key.public_key().fingerprint().to_string(),
+                });
+                self.xmpp(xmpp::Command::RequestRoster { ver: None }, out);
+                self.xmpp(
+                    xmpp::Command::SendPresence {
+                        show: None,
+                        status: None,
+                        priority: 0,
+                    },
+                    out,
+                );
+            }
+            X::Roster { items, .. } => {
+                for item in items {
+                    self.roster_item(item);
+                }
+                let contacts = self
+                    .roster
+                    .iter()
+                    .filter(|(_, e)| e.in_roster)
+                    .map(|(j, e)| e.view(j))
+                    .collect();
+                out.emit(Event::Roster {
+                    account: self.id.clone(),
+                    contacts,
+                });
+            }
+            X::RosterPush { item, .. } => {
+                let jid = item.jid.to_string();
+                if item.subscription == xmpp::Subscription::Remove {
+                    if let Some(e) = self.roster.get_mut(&jid) {
+                        e.in_roster = false;
+                    }
+                    out.emit(Event::ContactRemoved {
+                        account: self.id.clone(),
+                        jid,
+                    });
+                } else {
+                    self.roster_item(item);
+                    self.contact_changed(&jid, out);
+                }
+            }
+            X::Presence { from, show, .. } => {
+                let presence = match show {
+                    None | Some(xmpp::Show::Chat) => Presence::Available,
+                    Some(xmpp::Show::Away) | Some(xmpp::Show::Xa) => Presence::Away,
+                    Some(xmpp::Show::Dnd) => Presence::Busy,
+                };
+                let bare = from.to_bare().to_string();
+                let resource = from.resource().map(|r| r.to_string()).unwrap_or_default();
+                self.roster
+                    .entry(bare.clone())
+                    .or_insert_with(Entry::new)
+                    .resources
+                    .insert(resource, presence);
+                self.contact_changed(&bare, out);
+            }
+            X::Unavailable { from, .. } => {
+                let bare = from.to_bare().to_string();
+                if let Some(e) = self.roster.get_mut(&bare) {
+                    match from.resource() {
+                        Some(r) => {
+                            e.resources.remove(r.as_str());
+                        }
+                        None => e.resources.clear(),
+                    }
+                }
+                if let Some(c) = self.conversations.get_mut(&bare) {
+                    c.resource_gone(&from);
+                }
+                self.contact_changed(&bare, out);
+            }
+            X::SubscriptionRequest { from, status } => {
+                let jid = from.to_string();
+                let we_asked = self.roster.get(&jid).is_some_and(|e| {
+                    e.pending_out || matches!(e.subscription, Subscription::To | Subscription::Both)
+                });
+                if we_asked {
+                    // We added this contact ourselves: a request back is expected, approve it.
+                    self.xmpp(xmpp::Command::ApproveSubscription { to: from }, out);
+                } else {
+                    out.emit(Event::SubscriptionRequest {
+                        account: self.id.clone(),
+                        jid,
+                        status,
+                    });
+                }
+            }
+            X::Message {
+                from,
+                id,
+                kind,
+                body,
+                delayed,
+                ..
+            } => {
+                if matches!(kind, xmpp::MessageKind::Chat | xmpp::MessageKind::Normal) {
+                    if let Some(body) = body {
+                        self.incoming_message(from, id, body, delayed.is_some(), out);
+                    }
+                }
+            }
+            X::MessageError { id, error, .. } => {
+                if let Some((peer, message)) = id.and_then(|id| self.sent.remove(&id)) {
+                    out.emit(Event::MessageFailed {
+                        account: self.id.clone(),
+                        peer,
+                        id: message,
+                        condition: error.condition,
+                    });
+                }
+            }
+            X::Closed { reason } => self.closed(reason, out),
+            // Carbons (copies of messages exchanged by our other clients) are ignored: an OTR
+            // message is only ever fed into the session of the client it was meant for.
+            // Acks, resumption, disco, group chats and the rest need no action here yet.
+            _ => {}
+        }
+    }
+
+    fn roster_item(&mut self, item: xmpp::RosterItem) {
+        let e = self
+            .roster
+            .entry(item.jid.to_string())
+            .or_insert_with(Entry::new);
+        e.in_roster = true;
+        e.name = item.name;
+        e.pending_out = item.pending_out;
+        e.subscription = match item.subscription {
+            xmpp::Subscription::None | xmpp::Subscription::Remove => Subscription::None,
+            xmpp::Subscription::To => Subscription::To,
+            xmpp::Subscription::From => Subscription::From,
+            xmpp::Subscription::Both => Subscription::Both,
+        };
+    }
+
+    fn registration_form<R>(&mut self, form: xmpp::RegistrationForm, out: &mut Out<'_, R>) {
+        let own = |var: &str| var == "username" || var == "password";
+        let needs_person = form.fields.iter().any(|f| {
+            !own(&f.var)
+                && f.kind != "hidden"
+                && f.kind != "fixed"
+                && f.required
+                && f.values.is_empty()
+        });
+        if !needs_person {
+            // Only username and password (which the session fills in): submit at once.
+            if self
+                .session
+                .as_mut()
+                .map(|s| s.handle_command(xmpp::Command::SubmitRegistration { values: Vec::new() }))
+                .is_some_and(|r| r.is_ok())
+            {
+                return;
+            }
+        }
+        let media: BTreeMap<&str, String> = form
+            .media
+            .iter()
+            .map(|m| {
+                let mime = m.mime.as_deref().unwrap_or("application/octet-stream");
+                let data = base64::engine::general_purpose::STANDARD.encode(&m.data);
+                (m.cid.as_str(), format!("data:{mime};base64,{data}"))
+            })
+            .collect();
+        let fields = form
+            .fields
+            .iter()
+            .filter(|f| !own(&f.var))
+            .map(|f| FormField {
+                var: f.var.clone(),
+                kind: f.kind.clone(),
+                label: f.label.clone(),
+                required: f.required,
+                values: f.values.clone(),
+                media: f
+                    .media
+                    .iter()
+                    .filter_map(|(_, uri)| match uri.strip_prefix("cid:") {
+                        Some(cid) => media.get(cid).cloned(),
+                        None => uri.starts_with("data:").then(|| uri.clone()),
+                    })
+                    .collect(),
+            })
+            .collect();
+        out.emit(Event::RegistrationForm {
+            account: self.id.clone(),
+            form: Form {
+                title: form.title.clone(),
+                instructions: form.instructions.clone(),
+                fields,
+            },
+        });
+    }
+
+    pub(crate) fn submit_registration<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        values: Vec<FormValue>,
+        out: &mut Out<'_, R>,
+    ) {
+        let values = values
+            .into_iter()
+            .map(|v| xmpp::FieldValue {
+                var: v.var,
+                values: v.values,
+            })
+            .collect();
+        self.xmpp(xmpp::Command::SubmitRegistration { values }, out);
+        self.drain(out);
+    }
+
+    fn closed<R>(&mut self, reason: xmpp::CloseReason, out: &mut Out<'_, R>) {
+        use xmpp::CloseReason as C;
+        // Frames still queued (the `<close/>`) go out before the socket closes.
+        if let (Some(session), Some(socket)) = (self.session.as_mut(), self.socket) {
+            while let Some(text) = session.poll_transmit() {
+                out.effects.push_back(Effect::SendFrame { socket, text });
+            }
+        }
+        if let Some(socket) = self.socket.take() {
+            out.effects.push_back(Effect::CloseSocket { socket });
+        }
+        self.session = None;
+        for e in self.roster.values_mut() {
+            e.resources.clear();
+        }
+        let detail = reason.to_string();
+        let failure = match reason {
+            C::ClosedByUs => None,
+            C::AuthFailed { .. } | C::NoUsableMechanism { .. } => Some(AccountFailure::AuthFailed),
+            C::RegistrationUnavailable { .. } => Some(AccountFailure::RegistrationRefused),
+            C::SocketClosed | C::Timeout => Some(AccountFailure::Unreachable),
+            _ => Some(AccountFailure::ServerError),
+        };
+        let state = match failure {
+            None => AccountState::Offline,
+            Some(reason) => AccountState::Failed { reason, detail },
+        };
+        self.set_state(state, out);
+    }
+
+    fn incoming_message<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        from: Jid,
+        id: Option<String>,
+        body: String,
+        delayed: bool,
+        out: &mut Out<'_, R>,
+    ) {
+        let bare = from.to_bare();
+        let peer = bare.to_string();
+        let is_otr = body.contains("?OTR");
+        if delayed && is_otr {
+            // Offline storage or an archive: the keys it was made for are gone, and feeding it to
+            // a live session would only produce errors. Never passed to OTR.
+            out.emit(Event::Notice {
+                account: self.id.clone(),
+                peer,
+                notice: candado_api::Notice::StoredEncryptedMessage,
+            });
+            return;
+        }
+        let conv = self.conversation(&bare);
+        conv.incoming(from, id, &body, out);
+        self.flush_conversation(&peer, out);
+    }
+
+    /// The conversation with `peer`, created on first use.
+    pub(crate) fn conversation(&mut self, peer: &BareJid) -> &mut Conversation {
+        let name = peer.to_string();
+        let policy = self.settings.policy_for(&name);
+        let key = self.key.clone();
+        let instance = self.instance;
+        let account = self.id.clone();
+        self.conversations
+            .entry(name)
+            .or_insert_with(|| Conversation::new(account, peer.clone(), key, instance, policy))
+    }
+
+    /// Adds a contact: a roster item, and a presence subscription request.
+    pub(crate) fn add_contact<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        jid: BareJid,
+        name: Option<String>,
+        out: &mut Out<'_, R>,
+    ) {
+        self.xmpp(
+            xmpp::Command::SetRosterItem {
+                jid: jid.clone(),
+                name,
+                groups: Vec::new(),
+            },
+            out,
+        );
+        self.xmpp(xmpp::Command::Subscribe { to: jid }, out);
+        self.drain(out);
+    }
+
+    pub(crate) fn answer_subscription<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        jid: BareJid,
+        accept: bool,
+        out: &mut Out<'_, R>,
+    ) {
+        if !accept {
+            self.xmpp(xmpp::Command::DenySubscription { to: jid }, out);
+            self.drain(out);
+            return;
+        }
+        self.xmpp(xmpp::Command::ApproveSubscription { to: jid.clone() }, out);
+        let entry = self.roster.get(&jid.to_string());
+        let in_roster = entry.is_some_and(|e| e.in_roster);
+        let sees_them = entry.is_some_and(|e| {
+            e.pending_out || matches!(e.subscription, Subscription::To | Subscription::Both)
+        });
+        if !in_roster {
+            self.xmpp(
+                xmpp::Command::SetRosterItem {
+                    jid: jid.clone(),
+                    name: None,
+                    groups: Vec::new(),
+                },
+                out,
+            );
+        }
+        if !sees_them {
+            self.xmpp(xmpp::Command::Subscribe { to: jid }, out);
+        }
+        self.drain(out);
+    }
+}
+
+/// Used by tests: the contacts currently known.
+#[cfg(test)]
+impl Account {
+    pub(crate) fn contact(&self, jid: &str) -> Option<Contact> {
+        self.roster.get(jid).map(|e| e.view(jid))
+    }
+}

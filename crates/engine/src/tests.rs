@@ -1,0 +1,1193 @@
+//! Engines in memory: a tiny fake XMPP server (PLAIN login, bind, roster, presence, message
+//! routing) relays frames between engines, so accounts, subscriptions, messages, OTR, SMP and the
+//! outgoing queue are tested natively and fast. The same journey against a real Prosody is in
+//! `tests/prosody_journey.rs`.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use candado_api::*;
+use candado_vault::{RecordId, RecordKind};
+use rand_core::{TryCryptoRng, TryRng};
+
+use super::*;
+
+/// xorshift64: reproducible, for tests only.
+#[derive(Debug)]
+pub(crate) struct TestRng(u64);
+
+impl TryRng for TestRng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.try_next_u64()? >> 16) as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Ok(self.0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for b in dst {
+            *b = (self.try_next_u64()? >> 24) as u8;
+        }
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for TestRng {}
+
+const URL: &str = "ws://127.0.0.1:5280/xmpp-websocket";
+
+/// Three OTR keys, generated once per test run (key generation is the slow part).
+fn key_record(n: usize) -> Vec<u8> {
+    static KEYS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        (0..3)
+            .map(|i| {
+                let key = DsaPrivateKey::generate(&mut TestRng(0x9e37_79b9_7f4a_7c15 + i));
+                records::encode_key(&key).0.to_vec()
+            })
+            .collect()
+    })[n]
+        .clone()
+}
+
+fn attr(frame: &str, name: &str) -> Option<String> {
+    for q in ['\'', '"'] {
+        let pat = format!(" {name}={q}");
+        if let Some(start) = frame.find(&pat) {
+            let rest = &frame[start + pat.len()..];
+            return rest.find(q).map(|end| rest[..end].to_string());
+        }
+    }
+    None
+}
+
+/// One client of the fake server.
+struct Client {
+    engine: Engine<TestRng>,
+    bare: String,
+    full: String,
+    socket: Option<SocketId>,
+    authed: bool,
+    online: bool,
+    events: Vec<Event>,
+    records: BTreeMap<(String, String), Vec<u8>>,
+}
+
+/// The fake server and its clients.
+struct World {
+    clients: Vec<Client>,
+    /// Every stanza the server relayed, to check what it could read.
+    relayed: Vec<String>,
+    /// Roster per bare address: contact → (subscription, ask).
+    rosters: BTreeMap<String, BTreeMap<String, (String, bool)>>,
+    now: u64,
+}
+
+impl World {
+    fn new(names: &[&str]) -> Self {
+        let clients = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let mut engine = Engine::new(TestRng(1000 + i as u64));
+                let bare = format!("{name}@localhost");
+                engine.load_record(
+                    &RecordKind::DSA_KEY,
+                    &RecordId::new(bare.clone()).unwrap(),
+                    &key_record(i),
+                );
+                Client {
+                    engine,
+                    full: format!("{bare}/web{i}"),
+                    bare,
+                    socket: None,
+                    authed: false,
+                    online: false,
+                    events: Vec::new(),
+                    records: BTreeMap::new(),
+                }
+            })
+            .collect();
+        World {
+            clients,
+            relayed: Vec::new(),
+            rosters: BTreeMap::new(),
+            now: 1_000,
+        }
+    }
+
+    fn id(&self, c: usize) -> AccountId {
+        AccountId(self.clients[c].bare.clone())
+    }
+
+    fn peer(&self, c: usize) -> String {
+        self.clients[c].bare.clone()
+    }
+
+    fn command(&mut self, c: usize, command: Command) {
+        let now = self.now;
+        self.clients[c].engine.handle_command(command, now);
+        self.run();
+    }
+
+    fn login(&mut self, c: usize) {
+        let jid = self.clients[c].bare.clone();
+        self.command(
+            c,
+            Command::Login {
+                account: AccountSetup {
+                    jid,
+                    password: Secret::new("pw"),
+                    websocket_url: URL.into(),
+                },
+            },
+        );
+        assert!(self.clients[c].online, "client {c} did not get online");
+    }
+
+    /// Takes the events a client emitted so far.
+    fn events(&mut self, c: usize) -> Vec<Event> {
+        std::mem::take(&mut self.clients[c].events)
+    }
+
+    /// Runs every engine and the server until nothing moves.
+    fn run(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            for c in 0..self.clients.len() {
+                while let Some(effect) = self.clients[c].engine.poll_effect() {
+                    moved = true;
+                    self.perform(c, effect);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("the engines never went quiet");
+    }
+
+    fn deliver(&mut self, c: usize, frame: &str) {
+        let now = self.now;
+        let client = &mut self.clients[c];
+        if let Some(socket) = client.socket {
+            client.engine.handle_frame(socket, frame, now);
+        }
+    }
+
+    fn perform(&mut self, c: usize, effect: Effect) {
+        let now = self.now;
+        match effect {
+            Effect::Emit(ev) => {
+                if let Event::Account {
+                    state: AccountState::Online { .. },
+                    ..
+                } = &ev
+                {
+                    self.clients[c].online = true;
+                }
+                self.clients[c].events.push(ev);
+            }
+            Effect::OpenSocket { socket, url } => {
+                assert_eq!(url, URL);
+                self.clients[c].socket = Some(socket);
+                self.clients[c].authed = false;
+                self.clients[c].engine.handle_socket_open(socket, now);
+            }
+            Effect::CloseSocket { socket } => {
+                if self.clients[c].socket == Some(socket) {
+                    self.clients[c].socket = None;
+                    self.clients[c].online = false;
+                }
+            }
+            Effect::PutRecord { kind, id, value } => {
+                self.clients[c]
+                    .records
+                    .insert((kind.as_str().into(), id.as_str().into()), value.0.to_vec());
+            }
+            Effect::SendFrame { socket, text } => {
+                assert_eq!(Some(socket), self.clients[c].socket);
+                self.server(c, &text);
+            }
+        }
+    }
+
+    fn roster_push(&mut self, owner: usize, contact: &str) {
+        let bare = self.clients[owner].bare.clone();
+        let (sub, ask) = self.rosters[&bare][contact].clone();
+        let ask = if ask { " ask='subscribe'" } else { "" };
+        let frame = format!(
+            "<iq xmlns='jabber:client' type='set' id='push{}'><query xmlns='jabber:iq:roster'>\
+             <item jid='{contact}' subscription='{sub}'{ask}/></query></iq>",
+            self.relayed.len()
+        );
+        self.deliver(owner, &frame);
+    }
+
+    fn client_of(&self, jid: &str) -> Option<usize> {
+        let bare = jid.split('/').next().unwrap_or(jid);
+        self.clients.iter().position(|c| c.bare == bare)
+    }
+
+    /// The fake server: answers login steps and routes stanzas.
+    fn server(&mut self, c: usize, frame: &str) {
+        let me_bare = self.clients[c].bare.clone();
+        let me_full = self.clients[c].full.clone();
+        if frame.starts_with("<open") {
+            self.deliver(
+                c,
+                "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' version='1.0' from='localhost' id='s'/>",
+            );
+            let features = if self.clients[c].authed {
+                "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"
+            } else {
+                "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>"
+            };
+            self.deliver(
+                c,
+                &format!("<stream:features xmlns:stream='http://etherx.jabber.org/streams'>{features}</stream:features>"),
+            );
+        } else if frame.starts_with("<auth") {
+            self.clients[c].authed = true;
+            self.deliver(c, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+        } else if frame.starts_with("<close") {
+            self.deliver(c, "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>");
+        } else if frame.starts_with("<iq") {
+            let id = attr(frame, "id").unwrap_or_default();
+            if frame.contains("urn:ietf:params:xml:ns:xmpp-bind") {
+                self.deliver(
+                    c,
+                    &format!(
+                        "<iq xmlns='jabber:client' type='result' id='{id}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>{me_full}</jid></bind></iq>"
+                    ),
+                );
+            } else if frame.contains("jabber:iq:roster")
+                && attr(frame, "type").as_deref() == Some("get")
+            {
+                let items: String = self
+                    .rosters
+                    .get(&me_bare)
+                    .map(|r| {
+                        r.iter()
+                            .map(|(j, (s, _))| format!("<item jid='{j}' subscription='{s}'/>"))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.deliver(
+                    c,
+                    &format!("<iq xmlns='jabber:client' type='result' id='{id}'><query xmlns='jabber:iq:roster'>{items}</query></iq>"),
+                );
+            } else if frame.contains("jabber:iq:roster") {
+                let jid = frame
+                    .split("<item")
+                    .nth(1)
+                    .and_then(|item| attr(item, "jid"))
+                    .unwrap_or_default();
+                let remove = frame.contains("subscription='remove'")
+                    || frame.contains("subscription=\"remove\"");
+                self.deliver(
+                    c,
+                    &format!("<iq xmlns='jabber:client' type='result' id='{id}'/>"),
+                );
+                if remove {
+                    self.rosters
+                        .entry(me_bare.clone())
+                        .or_default()
+                        .remove(&jid);
+                    self.deliver(
+                        c,
+                        &format!("<iq xmlns='jabber:client' type='set' id='rm'><query xmlns='jabber:iq:roster'><item jid='{jid}' subscription='remove'/></query></iq>"),
+                    );
+                } else {
+                    self.rosters
+                        .entry(me_bare.clone())
+                        .or_default()
+                        .entry(jid.clone())
+                        .or_insert(("none".into(), false));
+                    self.roster_push(c, &jid);
+                }
+            } else {
+                self.deliver(
+                    c,
+                    &format!("<iq xmlns='jabber:client' type='result' id='{id}'/>"),
+                );
+            }
+        } else if frame.starts_with("<presence") {
+            self.presence(c, frame);
+        } else if frame.starts_with("<message") {
+            self.relayed.push(frame.to_string());
+            let to = attr(frame, "to").unwrap_or_default();
+            if let Some(target) = self.client_of(&to) {
+                let rest = frame.strip_prefix("<message").unwrap_or(frame);
+                let routed = format!("<message from='{me_full}'{rest}");
+                self.deliver(target, &routed);
+            }
+        }
+    }
+
+    fn set_sub(&mut self, owner: &str, contact: &str, f: impl FnOnce(&mut (String, bool))) {
+        let entry = self
+            .rosters
+            .entry(owner.to_string())
+            .or_default()
+            .entry(contact.to_string())
+            .or_insert(("none".into(), false));
+        f(entry);
+    }
+
+    fn presence(&mut self, c: usize, frame: &str) {
+        let me_bare = self.clients[c].bare.clone();
+        let me_full = self.clients[c].full.clone();
+        let kind = attr(frame, "type");
+        let to = attr(frame, "to");
+        match (kind.as_deref(), to) {
+            (Some("subscribe"), Some(to)) => {
+                self.set_sub(&me_bare, &to, |e| e.1 = true);
+                self.roster_push(c, &to);
+                if let Some(t) = self.client_of(&to) {
+                    self.deliver(
+                        t,
+                        &format!("<presence xmlns='jabber:client' from='{me_bare}' to='{to}' type='subscribe'/>"),
+                    );
+                }
+            }
+            (Some("subscribed"), Some(to)) => {
+                // `to` may now see `me`.
+                self.set_sub(&me_bare, &to, |e| {
+                    e.0 = match e.0.as_str() {
+                        "to" | "both" => "both".into(),
+                        _ => "from".into(),
+                    }
+                });
+                self.set_sub(&to, &me_bare, |e| {
+                    e.1 = false;
+                    e.0 = match e.0.as_str() {
+                        "from" | "both" => "both".into(),
+                        _ => "to".into(),
+                    }
+                });
+                if let Some(t) = self.client_of(&to) {
+                    self.roster_push(c, &to);
+                    self.roster_push(t, &me_bare);
+                    self.deliver(
+                        t,
+                        &format!("<presence xmlns='jabber:client' from='{me_bare}' to='{to}' type='subscribed'/>"),
+                    );
+                    self.deliver(
+                        t,
+                        &format!("<presence xmlns='jabber:client' from='{me_full}'/>"),
+                    );
+                }
+            }
+            (Some("unsubscribed"), Some(to)) => {
+                if let Some(t) = self.client_of(&to) {
+                    self.deliver(
+                        t,
+                        &format!("<presence xmlns='jabber:client' from='{me_bare}' type='unsubscribed'/>"),
+                    );
+                }
+            }
+            (None, None) => {
+                for t in 0..self.clients.len() {
+                    if t != c && self.clients[t].online {
+                        self.deliver(
+                            t,
+                            &format!("<presence xmlns='jabber:client' from='{me_full}'/>"),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Alice (0) and Bob (1) online and subscribed to each other.
+    fn friends() -> Self {
+        let mut w = World::new(&["alice", "bob"]);
+        w.login(0);
+        w.login(1);
+        let (a, b) = (w.id(0), w.id(1));
+        w.command(
+            0,
+            Command::AddContact {
+                account: a,
+                jid: w.peer(1),
+                name: Some("Bob".into()),
+            },
+        );
+        w.command(
+            1,
+            Command::AnswerSubscription {
+                account: b,
+                jid: w.peer(0),
+                accept: true,
+            },
+        );
+        w.events(0);
+        w.events(1);
+        w
+    }
+
+    fn send(&mut self, c: usize, to: usize, text: &str) {
+        let (account, peer) = (self.id(c), self.peer(to));
+        self.command(
+            c,
+            Command::SendMessage {
+                account,
+                peer,
+                text: text.into(),
+            },
+        );
+    }
+
+    fn start_private(&mut self, c: usize, to: usize) {
+        let (account, peer) = (self.id(c), self.peer(to));
+        self.command(c, Command::StartPrivate { account, peer });
+    }
+
+    fn padlock(&self, c: usize, to: usize) -> Padlock {
+        self.clients[c]
+            .engine
+            .padlock(&self.id(c), &self.peer(to))
+            .map(|p| p.state)
+            .unwrap_or(Padlock::NotEncrypted)
+    }
+}
+
+fn received(events: &[Event]) -> Vec<(String, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { message, .. } if message.direction == Direction::Incoming => {
+                Some((message.text.clone(), message.encrypted))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn notices(events: &[Event]) -> Vec<Notice> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Notice { notice, .. } => Some(notice.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn failures(events: &[Event]) -> Vec<CommandFailure> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CommandFailed { kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect()
+}
+
+// ---- the connection probe of the app shell ----
+
+mod probe_tests {
+    use super::*;
+
+    fn server() -> ServerConfig {
+        ServerConfig {
+            domain: "localhost".into(),
+            websocket_url: URL.into(),
+        }
+    }
+
+    fn drain(engine: &mut Engine<TestRng>) -> Vec<Effect> {
+        std::iter::from_fn(|| engine.poll_effect()).collect()
+    }
+
+    fn connecting() -> (Engine<TestRng>, SocketId) {
+        let mut e = Engine::new(TestRng(5));
+        e.handle_command(Command::Connect { server: server() }, 0);
+        let socket = match drain(&mut e).as_slice() {
+            [_, Effect::OpenSocket { socket, .. }] => *socket,
+            other => panic!("{other:?}"),
+        };
+        e.handle_socket_open(socket, 0);
+        drain(&mut e);
+        (e, socket)
+    }
+
+    fn failed(reason: FailureReason) -> Effect {
+        Effect::Emit(Event::Connection {
+            state: ConnectionState::Failed {
+                reason,
+                websocket_url: URL.into(),
+            },
+        })
+    }
+
+    #[test]
+    fn ping_is_answered() {
+        let mut e = Engine::new(TestRng(1));
+        e.handle_command(Command::Ping { nonce: 42 }, 0);
+        assert_eq!(drain(&mut e), vec![Effect::Emit(Event::Pong { nonce: 42 })]);
+    }
+
+    #[test]
+    fn connect_opens_the_socket_then_the_stream() {
+        let mut e = Engine::new(TestRng(1));
+        e.handle_command(Command::Connect { server: server() }, 0);
+        let effects = drain(&mut e);
+        assert_eq!(
+            effects[0],
+            Effect::Emit(Event::Connection {
+                state: ConnectionState::Connecting {
+                    websocket_url: URL.into()
+                }
+            })
+        );
+        let Effect::OpenSocket { socket, url } = &effects[1] else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(url, URL);
+        e.handle_socket_open(*socket, 0);
+        assert_eq!(
+            drain(&mut e),
+            vec![Effect::SendFrame {
+                socket: *socket,
+                text: "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>"
+                    .into()
+            }]
+        );
+    }
+
+    #[test]
+    fn features_after_open_mean_connected() {
+        let (mut e, s) = connecting();
+        e.handle_frame(s, "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' version='1.0' from='localhost' id='x'/>", 0);
+        assert!(drain(&mut e).is_empty());
+        e.handle_frame(s, "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><mechanisms/></stream:features>", 0);
+        assert_eq!(
+            drain(&mut e),
+            vec![Effect::Emit(Event::Connection {
+                state: ConnectionState::Connected {
+                    domain: "localhost".into()
+                }
+            })]
+        );
+        assert_eq!(
+            e.connection_state(),
+            ConnectionState::Connected {
+                domain: "localhost".into()
+            }
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_xmpp() {
+        for frame in [
+            "HTTP/1.1 404",
+            "",
+            "<",
+            "<>",
+            "<a:>",
+            "{\"json\":1}",
+            "<features/>",
+        ] {
+            let (mut e, s) = connecting();
+            e.handle_frame(s, frame, 0);
+            assert_eq!(
+                drain(&mut e),
+                vec![
+                    Effect::CloseSocket { socket: s },
+                    failed(FailureReason::NotXmpp)
+                ],
+                "{frame:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stream_error_is_reported() {
+        let (mut e, s) = connecting();
+        e.handle_frame(s, "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>", 0);
+        e.handle_frame(s, "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", 0);
+        assert_eq!(
+            drain(&mut e),
+            vec![
+                Effect::CloseSocket { socket: s },
+                failed(FailureReason::StreamError)
+            ]
+        );
+    }
+
+    #[test]
+    fn socket_failure_before_features_is_unreachable() {
+        let mut e = Engine::new(TestRng(1));
+        e.handle_command(Command::Connect { server: server() }, 0);
+        let s = match drain(&mut e).as_slice() {
+            [_, Effect::OpenSocket { socket, .. }] => *socket,
+            other => panic!("{other:?}"),
+        };
+        e.handle_socket_closed(s, 0);
+        assert_eq!(
+            drain(&mut e),
+            vec![
+                Effect::CloseSocket { socket: s },
+                failed(FailureReason::Unreachable)
+            ]
+        );
+        assert_eq!(e.connection_state(), ConnectionState::Disconnected);
+        // Input from the forgotten socket is ignored.
+        e.handle_frame(s, "<open/>", 0);
+        assert!(drain(&mut e).is_empty());
+    }
+
+    #[test]
+    fn invalid_url_fails_without_opening_anything() {
+        let mut e = Engine::new(TestRng(1));
+        e.handle_command(
+            Command::Connect {
+                server: ServerConfig {
+                    domain: "x".into(),
+                    websocket_url: "https://x/".into(),
+                },
+            },
+            0,
+        );
+        let effects = drain(&mut e);
+        assert_eq!(effects.len(), 1);
+        assert!(matches!(
+            &effects[0],
+            Effect::Emit(Event::Connection {
+                state: ConnectionState::Failed {
+                    reason: FailureReason::InvalidUrl,
+                    ..
+                }
+            })
+        ));
+    }
+
+    #[test]
+    fn disconnect_closes_and_reports() {
+        let (mut e, s) = connecting();
+        e.handle_command(Command::Disconnect, 0);
+        assert_eq!(
+            drain(&mut e),
+            vec![
+                Effect::CloseSocket { socket: s },
+                Effect::Emit(Event::Connection {
+                    state: ConnectionState::Disconnected
+                })
+            ]
+        );
+        e.handle_command(Command::Disconnect, 0);
+        assert!(drain(&mut e).is_empty());
+    }
+}
+
+// ---- accounts, roster, messages ----
+
+#[test]
+fn login_goes_online_with_roster_and_own_fingerprint() {
+    let mut w = World::new(&["alice"]);
+    w.login(0);
+    let ev = w.events(0);
+    let states: Vec<&AccountState> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Account { state, .. } => Some(state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            &AccountState::Connecting,
+            &AccountState::Online {
+                jid: "alice@localhost/web0".into()
+            }
+        ]
+    );
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::Roster { contacts, .. } if contacts.is_empty())));
+    let fp = ev.iter().find_map(|e| match e {
+        Event::OwnFingerprint { fingerprint, .. } => Some(fingerprint.clone()),
+        _ => None,
+    });
+    let loaded = records::decode_key(&key_record(0)).unwrap();
+    assert_eq!(fp, Some(loaded.public_key().fingerprint().to_string()));
+    // The key came from the vault: nothing new to store.
+    assert!(w.clients[0].records.is_empty());
+}
+
+#[test]
+fn a_first_login_generates_and_stores_a_key() {
+    let mut e = Engine::new(TestRng(77));
+    e.handle_command(
+        Command::Login {
+            account: AccountSetup {
+                jid: "carol@localhost".into(),
+                password: Secret::new("pw"),
+                websocket_url: URL.into(),
+            },
+        },
+        0,
+    );
+    let effects: Vec<Effect> = std::iter::from_fn(|| e.poll_effect()).collect();
+    let stored = effects.iter().find_map(|e| match e {
+        Effect::PutRecord { kind, id, value } if *kind == RecordKind::DSA_KEY => {
+            Some((id.as_str().to_string(), value.0.to_vec()))
+        }
+        _ => None,
+    });
+    let (id, bytes) = stored.expect("the new key is stored");
+    assert_eq!(id, "carol@localhost");
+    assert!(records::decode_key(&bytes).is_some());
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::OpenSocket { .. })));
+}
+
+#[test]
+fn bad_commands_are_reported_not_panicked() {
+    let mut w = World::new(&["alice"]);
+    let bad_setup = |jid: &str, url: &str| Command::Login {
+        account: AccountSetup {
+            jid: jid.into(),
+            password: Secret::new("x"),
+            websocket_url: url.into(),
+        },
+    };
+    w.command(0, bad_setup("no-at-sign", URL));
+    w.command(0, bad_setup("a@b", "https://example.org/"));
+    w.command(
+        0,
+        Command::SendMessage {
+            account: AccountId("nobody@x".into()),
+            peer: "bob@x".into(),
+            text: "hi".into(),
+        },
+    );
+    assert_eq!(
+        failures(&w.events(0)),
+        [
+            CommandFailure::InvalidInput,
+            CommandFailure::InvalidInput,
+            CommandFailure::UnknownAccount,
+        ]
+    );
+    w.login(0);
+    w.events(0);
+    let id = w.id(0);
+    w.command(
+        0,
+        Command::SendMessage {
+            account: id.clone(),
+            peer: "@@".into(),
+            text: "hi".into(),
+        },
+    );
+    w.command(
+        0,
+        Command::SmpAsk {
+            account: id.clone(),
+            peer: "bob@localhost".into(),
+            question: None,
+            answer: "x".into(),
+        },
+    );
+    w.command(0, bad_setup("alice@localhost", URL));
+    w.command(
+        0,
+        Command::SetTrust {
+            account: id,
+            peer: "bob@localhost".into(),
+            fingerprint: "nope".into(),
+            trusted: true,
+        },
+    );
+    assert_eq!(
+        failures(&w.events(0)),
+        [
+            CommandFailure::InvalidInput,
+            CommandFailure::WrongState,
+            CommandFailure::AccountExists,
+            CommandFailure::InvalidInput,
+        ]
+    );
+}
+
+#[test]
+fn adding_a_contact_asks_and_the_answer_makes_friends() {
+    let mut w = World::new(&["alice", "bob"]);
+    w.login(0);
+    w.login(1);
+    w.events(0);
+    w.events(1);
+    let (a, b) = (w.id(0), w.id(1));
+    w.command(
+        0,
+        Command::AddContact {
+            account: a,
+            jid: "Bob@localhost".into(),
+            name: Some("Bob".into()),
+        },
+    );
+    let ev = w.events(0);
+    assert!(ev.iter().any(|e| matches!(e, Event::Contact { contact, .. }
+        if contact.jid == "bob@localhost" && contact.pending_out)));
+    let ev = w.events(1);
+    assert!(
+        ev.contains(&Event::SubscriptionRequest {
+            account: b.clone(),
+            jid: "alice@localhost".into(),
+            status: None
+        }),
+        "{ev:?}"
+    );
+    w.command(
+        1,
+        Command::AnswerSubscription {
+            account: b,
+            jid: "alice@localhost".into(),
+            accept: true,
+        },
+    );
+    // Bob's request back was approved by Alice's engine without asking her (she added him).
+    assert!(!w
+        .events(0)
+        .iter()
+        .any(|e| matches!(e, Event::SubscriptionRequest { .. })));
+    assert_eq!(w.rosters["alice@localhost"]["bob@localhost"].0, "both");
+    assert_eq!(w.rosters["bob@localhost"]["alice@localhost"].0, "both");
+    let bob_sees = w.clients[1]
+        .engine
+        .accounts
+        .get(&w.id(1))
+        .and_then(|a| a.contact("alice@localhost"))
+        .unwrap();
+    assert_eq!(bob_sees.subscription, Subscription::Both);
+    assert_eq!(bob_sees.presence, Presence::Available);
+}
+
+#[test]
+fn refusing_a_request_sends_unsubscribed() {
+    let mut w = World::new(&["alice", "bob"]);
+    w.login(0);
+    w.login(1);
+    let (a, b) = (w.id(0), w.id(1));
+    w.command(
+        0,
+        Command::AddContact {
+            account: a,
+            jid: w.peer(1),
+            name: None,
+        },
+    );
+    w.command(
+        1,
+        Command::AnswerSubscription {
+            account: b,
+            jid: w.peer(0),
+            accept: false,
+        },
+    );
+    assert_ne!(w.rosters["alice@localhost"]["bob@localhost"].0, "both");
+    assert!(!w.rosters.contains_key("bob@localhost"));
+}
+
+#[test]
+fn plaintext_messages_both_ways_under_manual_policy() {
+    let mut w = World::friends();
+    let (a, b) = (w.id(0), w.id(1));
+    for (c, id) in [(0, a), (1, b)] {
+        w.command(
+            c,
+            Command::SetPolicy {
+                account: id,
+                peer: None,
+                policy: Some(OtrPolicy::Manual),
+            },
+        );
+    }
+    w.send(0, 1, "hola <b>Bob</b>");
+    w.send(1, 0, "hi Alice");
+    assert_eq!(
+        received(&w.events(1)),
+        [("hola <b>Bob</b>".to_string(), false)]
+    );
+    assert_eq!(received(&w.events(0)), [("hi Alice".to_string(), false)]);
+    assert!(w.relayed.iter().any(|f| f.contains("hi Alice")));
+    // Policies were stored.
+    assert!(w.clients[0]
+        .records
+        .contains_key(&("settings".into(), "alice@localhost".into())));
+    assert_eq!(w.padlock(0, 1), Padlock::NotEncrypted);
+}
+
+#[test]
+fn private_conversation_messages_smp_and_end() {
+    let mut w = World::friends();
+    w.start_private(0, 1);
+    assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
+    assert_eq!(w.padlock(1, 0), Padlock::EncryptedUnverified);
+    let ev = w.events(0);
+    assert!(notices(&ev).contains(&Notice::PrivateStarted { verified: false }));
+    let bob_fp = ev.iter().rev().find_map(|e| match e {
+        Event::Padlock { padlock, .. } => padlock.fingerprint.clone(),
+        _ => None,
+    });
+    let bob_key = records::decode_key(&key_record(1)).unwrap();
+    assert_eq!(bob_fp, Some(bob_key.public_key().fingerprint().to_string()));
+    w.events(1);
+
+    w.send(0, 1, "secret plan");
+    w.send(1, 0, "secret reply");
+    assert_eq!(received(&w.events(1)), [("secret plan".to_string(), true)]);
+    assert_eq!(received(&w.events(0)), [("secret reply".to_string(), true)]);
+    assert!(
+        !w.relayed.iter().any(|f| f.contains("secret")),
+        "the server saw plaintext"
+    );
+    // OTR stanzas ask not to be stored nor copied to other clients; plaintext ones do not.
+    for frame in &w.relayed {
+        let otr = frame.contains("?OTR");
+        assert_eq!(frame.contains("no-store"), otr, "{frame}");
+        assert_eq!(frame.contains("no-copy"), otr, "{frame}");
+    }
+
+    // SMP: a wrong answer fails on both sides.
+    let (a, b) = (w.id(0), w.id(1));
+    w.command(
+        0,
+        Command::SmpAsk {
+            account: a.clone(),
+            peer: w.peer(1),
+            question: Some("Where did we meet?".into()),
+            answer: "Madrid".into(),
+        },
+    );
+    assert!(w.events(1).contains(&Event::SmpQuestion {
+        account: b.clone(),
+        peer: w.peer(0),
+        question: Some("Where did we meet?".into())
+    }));
+    w.command(
+        1,
+        Command::SmpAnswer {
+            account: b.clone(),
+            peer: w.peer(0),
+            answer: "madrid".into(),
+        },
+    );
+    assert!(notices(&w.events(0)).contains(&Notice::VerificationFailed));
+    assert!(notices(&w.events(1)).contains(&Notice::VerificationFailed));
+    assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
+
+    // The right answer verifies Bob for Alice (not Alice for Bob: he answered).
+    w.command(
+        0,
+        Command::SmpAsk {
+            account: a.clone(),
+            peer: w.peer(1),
+            question: Some("Where did we meet?".into()),
+            answer: "Madrid".into(),
+        },
+    );
+    w.command(
+        1,
+        Command::SmpAnswer {
+            account: b.clone(),
+            peer: w.peer(0),
+            answer: "Madrid".into(),
+        },
+    );
+    assert!(notices(&w.events(0)).contains(&Notice::Verified));
+    assert!(notices(&w.events(1)).contains(&Notice::AnsweredCorrectly));
+    assert_eq!(w.padlock(0, 1), Padlock::Verified);
+    assert_eq!(w.padlock(1, 0), Padlock::EncryptedUnverified);
+    // The trust went to the vault.
+    let stored = &w.clients[0].records[&("fingerprints".into(), "alice@localhost".into())];
+    let trust = records::TrustStore::decode(stored);
+    assert_eq!(
+        trust.trust("bob@localhost", &bob_key.public_key().fingerprint()),
+        Some(Trust::Trusted)
+    );
+
+    // Bob ends the private conversation: Alice is told and her padlock opens.
+    w.command(
+        1,
+        Command::EndPrivate {
+            account: b,
+            peer: w.peer(0),
+        },
+    );
+    assert_eq!(w.padlock(1, 0), Padlock::NotEncrypted);
+    let ev = w.events(0);
+    assert!(notices(&ev).contains(&Notice::PeerEndedPrivate));
+    assert_eq!(w.padlock(0, 1), Padlock::NotEncrypted);
+    let view = w.clients[0].engine.padlock(&a, &w.peer(1)).unwrap();
+    assert!(view.finished);
+    // Nothing typed goes out in plaintext while the contact has ended it.
+    let before = w.relayed.len();
+    w.send(0, 1, "are you there");
+    assert_eq!(failures(&w.events(0)), [CommandFailure::WrongState]);
+    assert_eq!(w.relayed.len(), before);
+}
+
+#[test]
+fn under_always_typed_messages_wait_and_leave_only_encrypted() {
+    let mut w = World::friends();
+    let a = w.id(0);
+    w.command(
+        0,
+        Command::SetPolicy {
+            account: a.clone(),
+            peer: Some(w.peer(1)),
+            policy: Some(OtrPolicy::Always),
+        },
+    );
+    w.send(0, 1, "first words");
+    let ev = w.events(0);
+    let outgoing: Vec<Delivery> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message { message, .. } if message.direction == Direction::Outgoing => {
+                Some(message.delivery)
+            }
+            _ => None,
+        })
+        .collect();
+    // Queued first, then sent once the AKE (started by the query) finished.
+    assert_eq!(outgoing, [Delivery::Queued, Delivery::Sent]);
+    assert_eq!(received(&w.events(1)), [("first words".to_string(), true)]);
+    assert!(!w.relayed.iter().any(|f| f.contains("first words")));
+    assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
+}
+
+#[test]
+fn queued_messages_are_held_when_a_verified_key_changed() {
+    let mut w = World::new(&["alice", "bob", "mallory"]);
+    // Mallory's engine logs in as bob with another key.
+    w.login(0);
+    w.login(1);
+    let a = w.id(0);
+    let bob = w.peer(1);
+    // Alice trusted Bob's real key earlier.
+    let real = records::decode_key(&key_record(1)).unwrap();
+    w.command(
+        0,
+        Command::SetTrust {
+            account: a.clone(),
+            peer: bob.clone(),
+            fingerprint: real.public_key().fingerprint().to_hex(),
+            trusted: true,
+        },
+    );
+    // Now "bob" answers with a different key (the third one).
+    let fake = records::decode_key(&key_record(2)).unwrap();
+    w.clients[1].engine = Engine::new(TestRng(4242));
+    w.clients[1].engine.load_record(
+        &RecordKind::DSA_KEY,
+        &RecordId::new("bob@localhost").unwrap(),
+        &key_record(2),
+    );
+    w.clients[1].online = false;
+    w.login(1);
+    w.events(0);
+    w.command(
+        0,
+        Command::SetPolicy {
+            account: a.clone(),
+            peer: None,
+            policy: Some(OtrPolicy::Always),
+        },
+    );
+    w.send(0, 1, "for bob only");
+    let ev = w.events(0);
+    assert!(notices(&ev).contains(&Notice::FingerprintChanged {
+        fingerprint: fake.public_key().fingerprint().to_string()
+    }));
+    assert!(received(&w.events(1)).is_empty());
+    assert!(!w.relayed.iter().any(|f| f.contains("for bob only")));
+    let view = w.clients[0].engine.padlock(&a, &bob).unwrap();
+    assert_eq!(view.state, Padlock::EncryptedUnverified);
+    assert_eq!(view.queued, 1);
+    // Once Alice trusts the new key (after checking it), the message goes, encrypted.
+    w.command(
+        0,
+        Command::SetTrust {
+            account: a,
+            peer: bob,
+            fingerprint: fake.public_key().fingerprint().to_string(),
+            trusted: true,
+        },
+    );
+    assert_eq!(received(&w.events(1)), [("for bob only".to_string(), true)]);
+    assert_eq!(w.padlock(0, 1), Padlock::Verified);
+}
+
+#[test]
+fn delayed_otr_messages_never_reach_the_otr_session() {
+    let mut w = World::friends();
+    w.events(0);
+    let frame = "<message xmlns='jabber:client' from='bob@localhost/web1' to='alice@localhost' type='chat'>\
+        <body>?OTR:AAMDbogus.</body><delay xmlns='urn:xmpp:delay' stamp='2020-01-01T00:00:00Z'/></message>";
+    w.deliver(0, frame);
+    w.run();
+    let ev = w.events(0);
+    assert_eq!(notices(&ev), [Notice::StoredEncryptedMessage]);
+    assert!(received(&ev).is_empty());
+    // Had it been fed to OTR, an error message would have gone back to Bob.
+    assert!(!w.relayed.iter().any(|f| f.contains("?OTR Error")));
+}
+
+#[test]
+fn logout_ends_private_conversations_and_goes_offline() {
+    let mut w = World::friends();
+    w.start_private(0, 1);
+    let a = w.id(0);
+    w.command(0, Command::Logout { account: a.clone() });
+    assert!(w.events(0).contains(&Event::Account {
+        account: a.clone(),
+        state: AccountState::Offline
+    }));
+    assert!(notices(&w.events(1)).contains(&Notice::PeerEndedPrivate));
+    assert_eq!(w.clients[0].socket, None);
+    // The account can log in again, with the same key.
+    w.login(0);
+    let fp = w.events(0).into_iter().find_map(|e| match e {
+        Event::OwnFingerprint { fingerprint, .. } => Some(fingerprint),
+        _ => None,
+    });
+    let key = records::decode_key(&key_record(0)).unwrap();
+    assert_eq!(fp, Some(key.public_key().fingerprint().to_string()));
+}
+
+#[test]
+fn debug_never_shows_secrets() {
+    let mut w = World::friends();
+    w.start_private(0, 1);
+    let a = w.id(0);
+    w.command(
+        0,
+        Command::SetPolicy {
+            account: a,
+            peer: None,
+            policy: Some(OtrPolicy::Always),
+        },
+    );
+    w.send(1, 0, "x");
+    let shown = format!("{:?}", w.clients[0].engine);
+    assert!(!shown.contains("pw"), "{shown}");
+    let record = Effect::PutRecord {
+        kind: RecordKind::DSA_KEY,
+        id: RecordId::new("a@b").unwrap(),
+        value: records::RecordValue(zeroize::Zeroizing::new(key_record(0))),
+    };
+    let shown = format!("{record:?}");
+    assert!(shown.contains("bytes"), "{shown}");
+    assert!(shown.len() < 200, "{shown}");
+}

@@ -1,0 +1,496 @@
+//! The guide's journey with two engines talking through a real Prosody on loopback.
+//!
+//! Each engine is driven by a small pump: native WebSockets (`tungstenite`, subprotocol `xmpp`) for
+//! its sockets, and a real [`candado_vault::Vault`] over [`candado_vault::MemoryStorage`] for its
+//! records. Both register in-band, alice adds bob, bob accepts, alice starts OTR, both padlocks go
+//! to "encrypted, not verified", messages flow both ways (the server never sees the text), SMP with
+//! a wrong then a right answer, bob ends the private conversation and alice sees it. Then alice's
+//! engine is rebuilt from her vault alone: the trust in bob's key is still there.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::BTreeMap;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use candado_api::{
+    AccountId, AccountSetup, AccountState, Command, Direction, Event, Notice, Padlock, Secret,
+    Subscription,
+};
+use candado_engine::{records, Effect, Engine, SocketId};
+use candado_harness::{fresh_dir, Prosody};
+use candado_vault::{
+    KdfParams, MemoryStorage, Passphrase, StoreName, SystemRandom, Vault, VaultConfig,
+};
+use rand_core::{TryCryptoRng, TryRng};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::http::HeaderValue;
+use tungstenite::{Message, WebSocket};
+
+/// xorshift64, seeded from the clock: these accounts and keys live only for the test.
+struct TestRng(u64);
+
+impl TryRng for TestRng {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.try_next_u64()? >> 16) as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Ok(self.0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for b in dst {
+            *b = (self.try_next_u64()? >> 24) as u8;
+        }
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for TestRng {}
+
+fn block_on<F: core::future::Future>(f: F) -> F::Output {
+    let mut f = core::pin::pin!(f);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    loop {
+        if let core::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+type TestVault = Vault<MemoryStorage, SystemRandom>;
+
+fn new_vault() -> TestVault {
+    let config = VaultConfig {
+        store: StoreName::new("candado").unwrap(),
+        schema_version: 1,
+    };
+    let mut vault = Vault::new(MemoryStorage::new(), SystemRandom, config);
+    block_on(vault.create(&Passphrase::from("test passphrase"), KdfParams::MINIMUM)).unwrap();
+    vault
+}
+
+fn connect(url: &str) -> Option<WebSocket<TcpStream>> {
+    let mut request = url.into_client_request().ok()?;
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("xmpp"));
+    let host = url.strip_prefix("ws://")?.split('/').next()?;
+    let stream = TcpStream::connect(host).ok()?;
+    let (ws, _) = tungstenite::client(request, stream).ok()?;
+    ws.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(5)))
+        .ok()?;
+    Some(ws)
+}
+
+/// One person's app: an engine, its sockets and its vault.
+struct App {
+    name: &'static str,
+    engine: Engine<TestRng>,
+    sockets: BTreeMap<SocketId, WebSocket<TcpStream>>,
+    vault: TestVault,
+    events: Vec<Event>,
+    /// Every frame sent, to check what the server could read.
+    sent: Vec<String>,
+}
+
+impl App {
+    fn new(name: &'static str, seed: u64, vault: TestVault) -> Self {
+        let mut engine = Engine::new(TestRng(seed));
+        for kind in records::kinds() {
+            let listing = block_on(vault.list(&kind)).unwrap();
+            for id in listing.ids {
+                if let Some(value) = block_on(vault.get(&kind, &id)).unwrap() {
+                    engine.load_record(&kind, &id, &value);
+                }
+            }
+        }
+        Self {
+            name,
+            engine,
+            sockets: BTreeMap::new(),
+            vault,
+            events: Vec::new(),
+            sent: Vec::new(),
+        }
+    }
+
+    fn id(&self) -> AccountId {
+        AccountId(format!("{}@localhost", self.name))
+    }
+
+    fn now(start: Instant) -> u64 {
+        start.elapsed().as_millis() as u64
+    }
+
+    /// Performs effects and reads sockets once; returns whether anything happened.
+    fn step(&mut self, start: Instant) -> bool {
+        let mut moved = false;
+        while let Some(effect) = self.engine.poll_effect() {
+            moved = true;
+            let now = Self::now(start);
+            match effect {
+                Effect::Emit(ev) => self.events.push(ev),
+                Effect::OpenSocket { socket, url } => match connect(&url) {
+                    Some(ws) => {
+                        self.sockets.insert(socket, ws);
+                        self.engine.handle_socket_open(socket, now);
+                    }
+                    None => self.engine.handle_socket_closed(socket, now),
+                },
+                Effect::SendFrame { socket, text } => {
+                    self.sent.push(text.clone());
+                    let ok = self
+                        .sockets
+                        .get_mut(&socket)
+                        .is_some_and(|ws| ws.send(Message::text(text)).is_ok());
+                    if !ok {
+                        self.sockets.remove(&socket);
+                        self.engine.handle_socket_closed(socket, now);
+                    }
+                }
+                Effect::CloseSocket { socket } => {
+                    if let Some(mut ws) = self.sockets.remove(&socket) {
+                        let _ = ws.close(None);
+                        let _ = ws.flush();
+                    }
+                }
+                Effect::PutRecord { kind, id, value } => {
+                    block_on(self.vault.put(&kind, &id, &value.0)).unwrap();
+                }
+            }
+        }
+        let ids: Vec<SocketId> = self.sockets.keys().copied().collect();
+        for socket in ids {
+            let Some(ws) = self.sockets.get_mut(&socket) else {
+                continue;
+            };
+            match ws.read() {
+                Ok(Message::Text(text)) => {
+                    moved = true;
+                    self.engine
+                        .handle_frame(socket, text.as_str(), Self::now(start));
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => {
+                    moved = true;
+                    self.sockets.remove(&socket);
+                    self.engine.handle_socket_closed(socket, Self::now(start));
+                }
+            }
+        }
+        let now = Self::now(start);
+        if self.engine.poll_timeout().is_some_and(|t| t <= now) {
+            self.engine.handle_timeout(now);
+        }
+        moved
+    }
+
+    fn command(&mut self, command: Command, start: Instant) {
+        self.engine.handle_command(command, Self::now(start));
+    }
+}
+
+struct Journey {
+    alice: App,
+    bob: App,
+    start: Instant,
+    _prosody: Prosody,
+    url: String,
+}
+
+impl Journey {
+    /// Pumps both apps until `done` holds for the events gathered since the last call.
+    fn until(&mut self, what: &str, mut done: impl FnMut(&[Event], &[Event]) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            self.alice.step(self.start);
+            self.bob.step(self.start);
+            if done(&self.alice.events, &self.bob.events) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\nalice: {:#?}\nbob: {:#?}",
+                self.alice.events,
+                self.bob.events
+            );
+        }
+    }
+
+    fn clear(&mut self) {
+        self.alice.events.clear();
+        self.bob.events.clear();
+    }
+
+    fn padlock(app: &App, peer: &str) -> Padlock {
+        app.engine
+            .padlock(&app.id(), peer)
+            .map(|p| p.state)
+            .unwrap_or(Padlock::NotEncrypted)
+    }
+}
+
+fn online(events: &[Event]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e,
+            Event::Account {
+                state: AccountState::Online { .. },
+                ..
+            }
+        )
+    })
+}
+
+fn has_notice(events: &[Event], wanted: &Notice) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, Event::Notice { notice, .. } if notice == wanted))
+}
+
+fn got_text(events: &[Event], text: &str) -> bool {
+    events.iter().any(|e| {
+        matches!(e, Event::Message { message, .. }
+            if message.direction == Direction::Incoming && message.text == text && message.encrypted)
+    })
+}
+
+fn setup(name: &str, url: &str) -> AccountSetup {
+    AccountSetup {
+        jid: format!("{name}@localhost"),
+        password: Secret::new(format!("{name}-password-1")),
+        websocket_url: url.to_string(),
+    }
+}
+
+#[test]
+fn two_engines_walk_the_guide_through_prosody() {
+    let dir = fresh_dir("engine", "journey").unwrap();
+    let prosody = Prosody::start(&dir, "localhost").unwrap_or_else(|e| panic!("{e}"));
+    let url = prosody.websocket_url();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        | 1;
+    let mut j = Journey {
+        alice: App::new("alice", seed, new_vault()),
+        bob: App::new("bob", seed.rotate_left(17) | 1, new_vault()),
+        start: Instant::now(),
+        _prosody: prosody,
+        url,
+    };
+    let (alice_id, bob_id) = (j.alice.id(), j.bob.id());
+    let (alice, bob) = ("alice@localhost", "bob@localhost");
+
+    // Both register in-band (and are then logged in).
+    let start = j.start;
+    j.alice.command(
+        Command::Register {
+            account: setup("alice", &j.url),
+        },
+        start,
+    );
+    j.bob.command(
+        Command::Register {
+            account: setup("bob", &j.url),
+        },
+        start,
+    );
+    j.until("both registered and online", |a, b| online(a) && online(b));
+    for app in [&j.alice, &j.bob] {
+        assert!(app.events.contains(&Event::Account {
+            account: app.id(),
+            state: AccountState::Registered
+        }));
+    }
+    j.clear();
+
+    // Alice adds Bob; Bob is asked and accepts; both end up subscribed both ways.
+    j.alice.command(
+        Command::AddContact {
+            account: alice_id.clone(),
+            jid: bob.into(),
+            name: Some("Bob".into()),
+        },
+        start,
+    );
+    j.until("bob's invitation", |_, b| {
+        b.iter()
+            .any(|e| matches!(e, Event::SubscriptionRequest { jid, .. } if jid == alice))
+    });
+    j.bob.command(
+        Command::AnswerSubscription {
+            account: bob_id.clone(),
+            jid: alice.into(),
+            accept: true,
+        },
+        start,
+    );
+    let both = |events: &[Event], who: &str| {
+        events.iter().any(|e| {
+            matches!(e, Event::Contact { contact, .. }
+                if contact.jid == who && contact.subscription == Subscription::Both)
+        })
+    };
+    j.until("mutual subscription", |a, b| both(a, bob) && both(b, alice));
+    j.clear();
+
+    // Alice starts encryption: both padlocks "encrypted, not verified".
+    j.alice.command(
+        Command::StartPrivate {
+            account: alice_id.clone(),
+            peer: bob.into(),
+        },
+        start,
+    );
+    let started = Notice::PrivateStarted { verified: false };
+    j.until("the private conversation", |a, b| {
+        has_notice(a, &started) && has_notice(b, &started)
+    });
+    assert_eq!(
+        Journey::padlock(&j.alice, bob),
+        Padlock::EncryptedUnverified
+    );
+    assert_eq!(
+        Journey::padlock(&j.bob, alice),
+        Padlock::EncryptedUnverified
+    );
+
+    // Messages both ways, encrypted; the server never sees the text.
+    j.alice.command(
+        Command::SendMessage {
+            account: alice_id.clone(),
+            peer: bob.into(),
+            text: "Hola Bob, ¿me lees?".into(),
+        },
+        start,
+    );
+    j.bob.command(
+        Command::SendMessage {
+            account: bob_id.clone(),
+            peer: alice.into(),
+            text: "Alto y claro".into(),
+        },
+        start,
+    );
+    j.until("messages both ways", |a, b| {
+        got_text(b, "Hola Bob, ¿me lees?") && got_text(a, "Alto y claro")
+    });
+    for app in [&j.alice, &j.bob] {
+        assert!(
+            !app.sent
+                .iter()
+                .any(|f| f.contains("me lees") || f.contains("Alto y claro")),
+            "{} sent plaintext",
+            app.name
+        );
+    }
+    j.clear();
+
+    // SMP: a wrong answer fails on both sides...
+    let ask = |answer: &str| Command::SmpAsk {
+        account: alice_id.clone(),
+        peer: bob.into(),
+        question: Some("¿Dónde nos conocimos?".into()),
+        answer: Secret::new(answer),
+    };
+    j.alice.command(ask("Lisboa"), start);
+    j.until("bob's question", |_, b| {
+        b.iter().any(|e| matches!(e, Event::SmpQuestion { question: Some(q), .. } if q == "¿Dónde nos conocimos?"))
+    });
+    j.bob.command(
+        Command::SmpAnswer {
+            account: bob_id.clone(),
+            peer: alice.into(),
+            answer: Secret::new("lisboa"),
+        },
+        start,
+    );
+    j.until("the failure on both sides", |a, b| {
+        has_notice(a, &Notice::VerificationFailed) && has_notice(b, &Notice::VerificationFailed)
+    });
+    assert_eq!(
+        Journey::padlock(&j.alice, bob),
+        Padlock::EncryptedUnverified
+    );
+    j.clear();
+
+    // ... the right one verifies Bob for Alice.
+    j.alice.command(ask("Lisboa"), start);
+    j.until("bob's question again", |_, b| {
+        b.iter().any(|e| matches!(e, Event::SmpQuestion { .. }))
+    });
+    j.bob.command(
+        Command::SmpAnswer {
+            account: bob_id.clone(),
+            peer: alice.into(),
+            answer: Secret::new("Lisboa"),
+        },
+        start,
+    );
+    j.until("verified", |a, b| {
+        has_notice(a, &Notice::Verified) && has_notice(b, &Notice::AnsweredCorrectly)
+    });
+    assert_eq!(Journey::padlock(&j.alice, bob), Padlock::Verified);
+    assert_eq!(
+        Journey::padlock(&j.bob, alice),
+        Padlock::EncryptedUnverified
+    );
+    j.clear();
+
+    // Bob ends the private conversation: Alice sees it and her padlock opens.
+    j.bob.command(
+        Command::EndPrivate {
+            account: bob_id.clone(),
+            peer: alice.into(),
+        },
+        start,
+    );
+    j.until("alice sees the end", |a, _| {
+        has_notice(a, &Notice::PeerEndedPrivate)
+    });
+    assert_eq!(Journey::padlock(&j.alice, bob), Padlock::NotEncrypted);
+    assert_eq!(Journey::padlock(&j.bob, alice), Padlock::NotEncrypted);
+
+    // Alice's app restarts from her vault alone: at the next private conversation Bob is still
+    // verified.
+    j.alice.command(
+        Command::Logout {
+            account: alice_id.clone(),
+        },
+        start,
+    );
+    j.alice.step(start);
+    let vault = std::mem::replace(&mut j.alice.vault, new_vault());
+    j.alice = App::new("alice", seed ^ 0x5555, vault);
+    j.clear();
+    j.alice.command(
+        Command::Login {
+            account: setup("alice", &j.url),
+        },
+        start,
+    );
+    j.until("alice back online", |a, _| online(a));
+    j.alice.command(
+        Command::StartPrivate {
+            account: alice_id.clone(),
+            peer: bob.into(),
+        },
+        start,
+    );
+    j.until("a verified private conversation", |a, _| {
+        has_notice(a, &Notice::PrivateStarted { verified: true })
+    });
+    assert_eq!(Journey::padlock(&j.alice, bob), Padlock::Verified);
+    eprintln!("journey took {:?}", j.start.elapsed());
+}

@@ -1,0 +1,38 @@
+//! Native figures for `cargo xtask bench otr`: DSA keygen, AKE, ping-pong and burst
+//! messages, SMP with a question, and the raw 1536-bit modexp, each the median of at least
+//! 11 samples. Prints one `BENCH name median_ms=… min_ms=… cpu_median_ms=… runs=…` line
+//! per figure (the list is in `tests/common/bench.rs`, shared with the browser figures of
+//! `tests/bench_worker.rs`). `cpu_median_ms` is this thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`), which other processes on a busy machine do not inflate.
+//!
+//! `cargo run --profile bench-native -p candado-otr --example otr_bench`
+
+#[path = "../tests/common/bench.rs"]
+mod bench;
+
+use std::time::Instant;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn thread_cpu_ms() -> Option<f64> {
+    use nix::time::{clock_gettime, ClockId};
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).ok()?;
+    Some(t.tv_sec() as f64 * 1000.0 + t.tv_nsec() as f64 / 1e6)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn thread_cpu_ms() -> Option<f64> {
+    None
+}
+
+fn main() {
+    let start = Instant::now();
+    let wall = || start.elapsed().as_secs_f64() * 1000.0;
+    let cpu = || thread_cpu_ms().unwrap_or(0.0);
+    let clocks = bench::Clocks {
+        wall: &wall,
+        cpu: thread_cpu_ms()
+            .is_some()
+            .then_some(&cpu as &dyn Fn() -> f64),
+    };
+    bench::run(&clocks, &mut |line| println!("{line}"));
+}
