@@ -12,9 +12,9 @@
 //! [`run`] dispatches by target name ([`TARGETS`]), so one test can replay every corpus
 //! directory (`fuzz/corpus/<target>/*`).
 //!
-//! Randomness inside comes from a fixed-seed SHA-256 counter generator that never leaves
-//! this module, so runs are reproducible. It is **not** for real keys and is not
-//! reachable from the rest of the API.
+//! Randomness inside comes from [`TestRng`], a fixed-seed SHA-256 counter generator, so runs
+//! are reproducible. The crate's tests, the libotr interop harness and the fuzz seed generator
+//! use the same generator. It is **not** for real keys: nothing else in the API uses it.
 
 use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
@@ -60,19 +60,22 @@ pub fn run(name: &str, data: &[u8]) -> bool {
     true
 }
 
-/// Deterministic generator for reproducible fuzz runs only.
-struct FuzzRng {
+/// SHA-256 in counter mode (block i = SHA-256(seed ‖ i), both big-endian u64): reproducible
+/// transcripts for fuzzing and tests. Never for real keys.
+#[derive(Debug, Clone)]
+pub struct TestRng {
     seed: u64,
     counter: u64,
 }
 
-impl FuzzRng {
-    fn new(seed: u64) -> Self {
+impl TestRng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Self {
         Self { seed, counter: 0 }
     }
 }
 
-impl TryRng for FuzzRng {
+impl TryRng for TestRng {
     type Error = Infallible;
     fn try_next_u32(&mut self) -> Result<u32, Infallible> {
         let mut b = [0u8; 4];
@@ -99,14 +102,14 @@ impl TryRng for FuzzRng {
     }
 }
 
-impl TryCryptoRng for FuzzRng {}
+impl TryCryptoRng for TestRng {}
 
 fn keys() -> &'static (Arc<DsaPrivateKey>, Arc<DsaPrivateKey>) {
     static KEYS: OnceLock<(Arc<DsaPrivateKey>, Arc<DsaPrivateKey>)> = OnceLock::new();
     KEYS.get_or_init(|| {
         (
-            Arc::new(DsaPrivateKey::generate(&mut FuzzRng::new(1))),
-            Arc::new(DsaPrivateKey::generate(&mut FuzzRng::new(2))),
+            Arc::new(DsaPrivateKey::generate(&mut TestRng::new(1))),
+            Arc::new(DsaPrivateKey::generate(&mut TestRng::new(2))),
         )
     })
 }
@@ -173,11 +176,11 @@ pub fn established_session(data: &[u8]) -> bool {
     };
     let mut alice = Session::new(ka.clone(), a_tag, cfg);
     let mut bob = Session::new(kb.clone(), b_tag, cfg);
-    let (mut ra, mut rb) = (FuzzRng::new(3), FuzzRng::new(4));
+    let (mut ra, mut rb) = (TestRng::new(3), TestRng::new(4));
     if alice.start().is_err() {
         return false;
     }
-    let pump = |alice: &mut Session, bob: &mut Session, ra: &mut FuzzRng, rb: &mut FuzzRng| {
+    let pump = |alice: &mut Session, bob: &mut Session, ra: &mut TestRng, rb: &mut TestRng| {
         for _ in 0..10 {
             let mut moved = false;
             while let Some(t) = alice.poll_transmit() {
@@ -216,7 +219,7 @@ pub fn smp_tlvs(data: &[u8]) -> usize {
     let fa = Fingerprint([0xaa; 20]);
     let fb = Fingerprint([0xbb; 20]);
     let ssid = [7u8; 8];
-    let mut rng = FuzzRng::new(5);
+    let mut rng = TestRng::new(5);
     let mut machines = Vec::new();
     // Idle.
     machines.push(Smp::new(fb, fa, ssid));

@@ -8,7 +8,6 @@
 //! SMP2 verifies. The XMPP inputs answer the requests each stage has outstanding (their
 //! ids are deterministic). The vault inputs come from the vault's own encoders.
 
-use std::convert::Infallible;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,48 +21,9 @@ use candado_otr::wire::base64;
 use candado_otr::wire::message::{Header, InstanceTag};
 use candado_xmpp::framing::{parse_frame, Limits};
 use candado_xmpp::fuzzing::{input, session_at, Stage, JID, OPEN, RESOURCE, SM_ID, STAGES};
-use rand_core::{TryCryptoRng, TryRng};
-use sha2::{Digest, Sha256};
 
-/// The generator of `candado_otr::fuzzing` (SHA-256 of seed and counter), rewritten from
-/// its description so that the sessions here match the fuzzed ones.
-struct FuzzRng {
-    seed: u64,
-    counter: u64,
-}
-
-impl FuzzRng {
-    fn new(seed: u64) -> Self {
-        Self { seed, counter: 0 }
-    }
-}
-
-impl TryRng for FuzzRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(32) {
-            let mut h = Sha256::new();
-            h.update(self.seed.to_be_bytes());
-            h.update(self.counter.to_be_bytes());
-            self.counter = self.counter.wrapping_add(1);
-            let out: [u8; 32] = h.finalize().into();
-            chunk.copy_from_slice(&out[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for FuzzRng {}
+/// The generator `candado_otr::fuzzing` uses, so the sessions here match the fuzzed ones.
+use candado_otr::fuzzing::TestRng as FuzzRng;
 
 const ALICE: u32 = 0x0000_a11c;
 const BOB: u32 = 0xb0b0_0001;

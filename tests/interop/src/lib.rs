@@ -10,7 +10,6 @@
 //! message saying to install `libotr5-dev`; nothing is skipped.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, OnceLock};
@@ -19,8 +18,6 @@ use candado_otr::crypto::dsa::DsaPrivateKey;
 use candado_otr::wire::message::{InstanceTag, MessageBody, Version};
 use candado_otr::wire::text::TextMessage;
 use candado_otr::{Event, MessageState, Policy, Session, SessionConfig};
-use rand_core::{TryCryptoRng, TryRng};
-use sha2::{Digest, Sha256};
 
 /// Path of the compiled libotr peer, or why it is missing.
 pub fn peer_path() -> &'static str {
@@ -55,46 +52,7 @@ pub fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// SHA-256 in counter mode: reproducible transcripts. Tests only, never for real keys.
-#[derive(Debug, Clone)]
-pub struct TestRng {
-    seed: u64,
-    counter: u64,
-}
-
-impl TestRng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self { seed, counter: 0 }
-    }
-}
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(32) {
-            let mut h = Sha256::new();
-            h.update(self.seed.to_be_bytes());
-            h.update(self.counter.to_be_bytes());
-            self.counter += 1;
-            let out = h.finalize();
-            chunk.copy_from_slice(&out[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
+pub use candado_otr::fuzzing::TestRng;
 
 /// Our long-term key ("alice"), generated once per test binary.
 pub fn our_key() -> Arc<DsaPrivateKey> {

@@ -1,52 +1,11 @@
 //! Shared helpers for the integration tests: a deterministic RNG and cached keys.
 #![allow(dead_code)]
 
-use std::convert::Infallible;
 use std::sync::{Arc, OnceLock};
 
 use candado_otr::crypto::dsa::DsaPrivateKey;
-use rand_core::{TryCryptoRng, TryRng};
-use sha2::{Digest, Sha256};
 
-/// SHA-256 in counter mode: reproducible transcripts. Tests only.
-#[derive(Debug, Clone)]
-pub struct TestRng {
-    seed: u64,
-    counter: u64,
-}
-
-impl TestRng {
-    pub fn new(seed: u64) -> Self {
-        Self { seed, counter: 0 }
-    }
-}
-
-impl TryRng for TestRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        self.try_fill_bytes(&mut b)?;
-        Ok(u64::from_le_bytes(b))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(32) {
-            let mut h = Sha256::new();
-            h.update(self.seed.to_be_bytes());
-            h.update(self.counter.to_be_bytes());
-            self.counter += 1;
-            let out = h.finalize();
-            chunk.copy_from_slice(&out[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
+pub use candado_otr::fuzzing::TestRng;
 
 /// Alice's and Bob's long-term keys, generated once per test binary.
 pub fn keys() -> &'static (Arc<DsaPrivateKey>, Arc<DsaPrivateKey>) {
