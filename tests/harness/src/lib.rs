@@ -23,12 +23,29 @@ pub use prosody::{which, Prosody};
 pub use static_server::StaticServer;
 
 /// The workspace root (the folder with the top-level `Cargo.toml`).
+///
+/// Found at run time from `CARGO_MANIFEST_DIR` (cargo sets it for `cargo run` and `cargo test`), walking up
+/// to the `Cargo.toml` that declares `[workspace]`; the path this crate was compiled at is only the
+/// fallback, since a build can be reused from another checkout.
 pub fn workspace_root() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.parent()
-        .and_then(|p| p.parent())
+    let compiled = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or(here)
+        .unwrap_or_else(|| compiled.clone());
+    start
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|manifest| manifest.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            compiled
+                .parent()
+                .and_then(|p| p.parent())
+                .map(PathBuf::from)
+                .unwrap_or(compiled)
+        })
 }
 
 /// The cargo target folder: `$CARGO_TARGET_DIR`, or `target/` in the workspace.
