@@ -55,7 +55,7 @@ async fn shows_connected_in_spanish_when_prosody_answers() {
         .await
         .unwrap();
     assert_eq!(domain, "localhost");
-    // The page loaded the worker and nothing but our own files.
+    // The page started the runtime worker from our own origin.
     let log = server.request_log();
     assert!(
         log.iter()
