@@ -8,34 +8,11 @@ use std::sync::OnceLock;
 
 use candado_api::*;
 use candado_vault::{RecordId, RecordKind};
-use rand_core::{TryCryptoRng, TryRng};
 
 use super::*;
 
-/// xorshift64: reproducible, for tests only.
-#[derive(Debug)]
-pub(crate) struct TestRng(u64);
-
-impl TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok((self.try_next_u64()? >> 16) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for b in dst {
-            *b = (self.try_next_u64()? >> 24) as u8;
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
+/// The seeded SHA-256 counter generator of `candado_otr::fuzzing`: reproducible, tests only.
+pub(crate) use candado_otr::fuzzing::TestRng;
 
 const URL: &str = "ws://127.0.0.1:5280/xmpp-websocket";
 
@@ -45,7 +22,7 @@ fn key_record(n: usize) -> Vec<u8> {
     KEYS.get_or_init(|| {
         (0..3)
             .map(|i| {
-                let key = DsaPrivateKey::generate(&mut TestRng(0x9e37_79b9_7f4a_7c15 + i));
+                let key = DsaPrivateKey::generate(&mut TestRng::new(0x9e37_79b9_7f4a_7c15 + i));
                 records::encode_key(&key).0.to_vec()
             })
             .collect()
@@ -92,7 +69,7 @@ impl World {
             .iter()
             .enumerate()
             .map(|(i, name)| {
-                let mut engine = Engine::new(TestRng(1000 + i as u64));
+                let mut engine = Engine::new(TestRng::new(1000 + i as u64));
                 let bare = format!("{name}@localhost");
                 engine.load_record(
                     &RecordKind::DSA_KEY,
@@ -506,7 +483,7 @@ mod probe_tests {
     }
 
     fn connecting() -> (Engine<TestRng>, SocketId) {
-        let mut e = Engine::new(TestRng(5));
+        let mut e = Engine::new(TestRng::new(5));
         e.handle_command(Command::Connect { server: server() }, 0);
         let socket = match drain(&mut e).as_slice() {
             [_, Effect::OpenSocket { socket, .. }] => *socket,
@@ -528,14 +505,14 @@ mod probe_tests {
 
     #[test]
     fn ping_is_answered() {
-        let mut e = Engine::new(TestRng(1));
+        let mut e = Engine::new(TestRng::new(1));
         e.handle_command(Command::Ping { nonce: 42 }, 0);
         assert_eq!(drain(&mut e), vec![Effect::Emit(Event::Pong { nonce: 42 })]);
     }
 
     #[test]
     fn connect_opens_the_socket_then_the_stream() {
-        let mut e = Engine::new(TestRng(1));
+        let mut e = Engine::new(TestRng::new(1));
         e.handle_command(Command::Connect { server: server() }, 0);
         let effects = drain(&mut e);
         assert_eq!(
@@ -623,7 +600,7 @@ mod probe_tests {
 
     #[test]
     fn socket_failure_before_features_is_unreachable() {
-        let mut e = Engine::new(TestRng(1));
+        let mut e = Engine::new(TestRng::new(1));
         e.handle_command(Command::Connect { server: server() }, 0);
         let s = match drain(&mut e).as_slice() {
             [_, Effect::OpenSocket { socket, .. }] => *socket,
@@ -645,7 +622,7 @@ mod probe_tests {
 
     #[test]
     fn invalid_url_fails_without_opening_anything() {
-        let mut e = Engine::new(TestRng(1));
+        let mut e = Engine::new(TestRng::new(1));
         e.handle_command(
             Command::Connect {
                 server: ServerConfig {
@@ -724,7 +701,7 @@ fn login_goes_online_with_roster_and_own_fingerprint() {
 
 #[test]
 fn a_first_login_generates_and_stores_a_key() {
-    let mut e = Engine::new(TestRng(77));
+    let mut e = Engine::new(TestRng::new(77));
     e.handle_command(
         Command::Login {
             account: AccountSetup {
@@ -1088,7 +1065,7 @@ fn queued_messages_are_held_when_a_verified_key_changed() {
     );
     // Now "bob" answers with a different key (the third one).
     let fake = records::decode_key(&key_record(2)).unwrap();
-    w.clients[1].engine = Engine::new(TestRng(4242));
+    w.clients[1].engine = Engine::new(TestRng::new(4242));
     w.clients[1].engine.load_record(
         &RecordKind::DSA_KEY,
         &RecordId::new("bob@localhost").unwrap(),

@@ -21,34 +21,12 @@ use candado_harness::{fresh_dir, Prosody};
 use candado_vault::{
     KdfParams, MemoryStorage, Passphrase, StoreName, SystemRandom, Vault, VaultConfig,
 };
-use rand_core::{TryCryptoRng, TryRng};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 use tungstenite::{Message, WebSocket};
 
-/// xorshift64, seeded from the clock: these accounts and keys live only for the test.
-struct TestRng(u64);
-
-impl TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok((self.try_next_u64()? >> 16) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for b in dst {
-            *b = (self.try_next_u64()? >> 24) as u8;
-        }
-        Ok(())
-    }
-}
-
-impl TryCryptoRng for TestRng {}
+/// The seeded SHA-256 counter generator of `candado_otr::fuzzing`: reproducible, tests only.
+use candado_otr::fuzzing::TestRng;
 
 fn block_on<F: core::future::Future>(f: F) -> F::Output {
     let mut f = core::pin::pin!(f);
@@ -99,7 +77,7 @@ struct App {
 
 impl App {
     fn new(name: &'static str, seed: u64, vault: TestVault) -> Self {
-        let mut engine = Engine::new(TestRng(seed));
+        let mut engine = Engine::new(TestRng::new(seed));
         for kind in records::kinds() {
             let listing = block_on(vault.list(&kind)).unwrap();
             for id in listing.ids {

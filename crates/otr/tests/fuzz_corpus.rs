@@ -4,30 +4,10 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 
 use candado_otr::fuzzing;
 
-/// Every input of `fuzz/corpus/<target>`, sorted by name. Fails if there is none.
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{} holds no inputs", dir.display());
-    files
-        .into_iter()
-        .map(|path| {
-            let data = std::fs::read(&path).unwrap();
-            (path.display().to_string(), data)
-        })
-        .collect()
-}
+use candado_harness::fuzz_corpus as corpus;
 
 /// Runs `entry` on every input of `target`; returns how many inputs `pick` liked.
 fn replay<T>(target: &str, entry: impl Fn(&[u8]) -> T, pick: impl Fn(&T) -> bool) -> usize {

@@ -63,6 +63,26 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// Every input of the committed fuzz corpus `fuzz/corpus/<target>/`, sorted by name, as (path, bytes).
+/// Panics (failing the replay test) when the folder is missing or empty.
+pub fn fuzz_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = workspace_root().join("fuzz/corpus").join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} holds no inputs", dir.display());
+    files
+        .into_iter()
+        .map(|path| {
+            let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path.display().to_string(), data)
+        })
+        .collect()
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
