@@ -73,14 +73,66 @@ pub struct AccountSetup {
     pub password: Secret,
     /// The server's WebSocket endpoint (`wss://…`; `ws://` only for a server on loopback).
     pub websocket_url: String,
+    /// Keep the password (inside the vault only) so the account logs in by itself after unlocking.
+    /// Off unless the person turns it on.
+    #[serde(default)]
+    pub remember_password: bool,
+}
+
+/// An account kept in the vault: the app offers it after unlocking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedAccount {
+    /// The account.
+    pub account: AccountId,
+    /// The WebSocket endpoint the person confirmed for it.
+    pub websocket_url: String,
+    /// The password is remembered: the account logs in by itself after unlocking.
+    pub password_saved: bool,
+}
+
+/// The state of the app's vault (the passphrase-protected store on this device).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VaultState {
+    /// First run: no vault on this device yet. Create one with [`crate::Command::CreateVault`].
+    Absent,
+    /// A vault exists and is locked: [`crate::Command::Unlock`].
+    Locked,
+    /// Deriving the key from the passphrase (about a second) or opening the store.
+    Working,
+    /// Unlocked: accounts, keys and trust are loaded.
+    Unlocked,
+}
+
+/// Why a vault operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VaultFailure {
+    /// The passphrase is wrong. Nothing changed.
+    WrongPassphrase,
+    /// This browser cannot keep a vault (no IndexedDB, e.g. a private window, or a failed self-test).
+    Unavailable,
+    /// Reading or writing the store failed (disk full, blocked by the browser).
+    Storage,
+    /// The vault exists already (create), or does not exist (unlock).
+    WrongState,
 }
 
 /// The connection state of one account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AccountState {
+    /// Creating the account's OTR key (first login on this device only; a few seconds on a slow phone).
+    GeneratingKey,
     /// Opening the WebSocket, negotiating, authenticating.
     Connecting,
+    /// The connection was lost; trying again by itself.
+    Reconnecting {
+        /// How many attempts failed so far.
+        attempt: u32,
+        /// Milliseconds until the next attempt.
+        retry_in_ms: u64,
+    },
     /// Creating the account on the server.
     Registering,
     /// The account was created; logging in follows.

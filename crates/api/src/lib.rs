@@ -60,6 +60,45 @@ pub enum Command {
     },
     /// Close the connection, if any.
     Disconnect,
+    /// First run: create the vault, sealed with `passphrase`. An empty passphrase means the person
+    /// chose to skip it (after a warning): the vault is then readable by anyone holding the device.
+    /// Answered by [`Event::Vault`] (`unlocked`) or [`Event::VaultFailed`].
+    CreateVault {
+        /// The app passphrase.
+        passphrase: Secret,
+    },
+    /// Unlock the vault: loads the saved accounts, keys and trust, and logs in the accounts whose
+    /// password is remembered. Answered by [`Event::Vault`] and [`Event::SavedAccounts`], or
+    /// [`Event::VaultFailed`].
+    Unlock {
+        /// The app passphrase (empty if it was skipped).
+        passphrase: Secret,
+    },
+    /// Lock the vault: every account logs out (private conversations end properly) and every key
+    /// is wiped from the worker's memory.
+    Lock,
+    /// Change the app passphrase (the vault key is re-wrapped; records are untouched).
+    ChangePassphrase {
+        /// The passphrase in use.
+        current: Secret,
+        /// The new one (empty: none).
+        new: Secret,
+    },
+    /// Forget a saved account on this device: its remembered password, OTR key, trusted
+    /// fingerprints and settings are deleted from the vault. Logs it out first.
+    ForgetAccount {
+        /// The account.
+        account: AccountId,
+    },
+    /// The page became visible again or the network came back: accounts whose connection was lost
+    /// try again now instead of waiting for their next attempt.
+    Wake,
+    /// Look up the WebSocket endpoint of an XMPP domain (XEP-0156 host-meta). Answered by
+    /// [`Event::Discovered`].
+    Discover {
+        /// The domain, e.g. `example.org`.
+        domain: String,
+    },
     /// Create an account on its server by in-band registration (XEP-0077), then log in.
     /// Progress arrives as [`Event::Account`]; a server form that needs more than a username and a
     /// password (e.g. a CAPTCHA) arrives as [`Event::RegistrationForm`].
@@ -204,6 +243,30 @@ pub enum Event {
     ProtocolError {
         /// What was wrong, in English, for logs and bug reports.
         detail: String,
+    },
+    /// The vault changed state (sent once after [`Event::Ready`], then on every change).
+    Vault {
+        /// The new state.
+        state: VaultState,
+    },
+    /// A vault command failed; the vault is as it was before.
+    VaultFailed {
+        /// Why.
+        reason: VaultFailure,
+        /// Details in English, for logs (never a secret).
+        detail: String,
+    },
+    /// The accounts saved in the vault (after unlocking, and whenever the list changes).
+    SavedAccounts {
+        /// Every saved account, sorted by address.
+        accounts: Vec<SavedAccount>,
+    },
+    /// Answer to [`Command::Discover`].
+    Discovered {
+        /// The domain asked about.
+        domain: String,
+        /// Its WebSocket endpoint, if the server publishes one.
+        websocket_url: Option<String>,
     },
     /// An account's connection changed state.
     Account {
@@ -457,6 +520,7 @@ mod tests {
                     jid: "alice@example.org".into(),
                     password: Secret::new("pw"),
                     websocket_url: "wss://x/y".into(),
+                    remember_password: false,
                 },
             },
             Command::SubmitRegistration {
@@ -554,6 +618,65 @@ mod tests {
         ] {
             assert_eq!(Event::from_wire(&ev.to_wire()).unwrap(), ev);
         }
+    }
+
+    #[test]
+    fn vault_and_account_messages_round_trip() {
+        for cmd in [
+            Command::CreateVault {
+                passphrase: "".into(),
+            },
+            Command::Unlock {
+                passphrase: "p".into(),
+            },
+            Command::Lock,
+            Command::Wake,
+            Command::ChangePassphrase {
+                current: "a".into(),
+                new: "b".into(),
+            },
+            Command::ForgetAccount { account: alice() },
+            Command::Discover {
+                domain: "example.org".into(),
+            },
+        ] {
+            assert_eq!(Command::from_wire(&cmd.to_wire()).unwrap(), cmd);
+        }
+        for ev in [
+            Event::Vault {
+                state: VaultState::Absent,
+            },
+            Event::VaultFailed {
+                reason: VaultFailure::WrongPassphrase,
+                detail: "x".into(),
+            },
+            Event::SavedAccounts {
+                accounts: vec![SavedAccount {
+                    account: alice(),
+                    websocket_url: "wss://x/y".into(),
+                    password_saved: true,
+                }],
+            },
+            Event::Discovered {
+                domain: "example.org".into(),
+                websocket_url: None,
+            },
+            Event::Account {
+                account: alice(),
+                state: AccountState::Reconnecting {
+                    attempt: 2,
+                    retry_in_ms: 4000,
+                },
+            },
+        ] {
+            assert_eq!(Event::from_wire(&ev.to_wire()).unwrap(), ev);
+        }
+        // Older UIs omit `remember_password`: it defaults to off.
+        let cmd = Command::from_wire(
+            r#"{"type":"login","account":{"jid":"a@b","password":"p","websocket_url":"wss://b/x"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(cmd, Command::Login { account } if !account.remember_password));
     }
 
     #[test]

@@ -454,6 +454,17 @@ impl<R: CryptoRng> Engine<R> {
                 fingerprint,
                 trusted,
             } => self.set_trust(&account, &peer, &fingerprint, trusted, now),
+            Command::CreateVault { .. }
+            | Command::Unlock { .. }
+            | Command::Lock
+            | Command::ChangePassphrase { .. }
+            | Command::ForgetAccount { .. }
+            | Command::Wake
+            | Command::Discover { .. } => self.fail(
+                None,
+                CommandFailure::WrongState,
+                "the runtime handles this command",
+            ),
         }
     }
 

@@ -119,6 +119,7 @@ impl World {
                     jid,
                     password: Secret::new("pw"),
                     websocket_url: URL.into(),
+                    remember_password: false,
                 },
             },
         );
@@ -708,6 +709,7 @@ fn a_first_login_generates_and_stores_a_key() {
                 jid: "carol@localhost".into(),
                 password: Secret::new("pw"),
                 websocket_url: URL.into(),
+                remember_password: false,
             },
         },
         0,
@@ -735,6 +737,7 @@ fn bad_commands_are_reported_not_panicked() {
             jid: jid.into(),
             password: Secret::new("x"),
             websocket_url: url.into(),
+            remember_password: false,
         },
     };
     w.command(0, bad_setup("no-at-sign", URL));

@@ -247,6 +247,7 @@ fn setup(name: &str, url: &str) -> AccountSetup {
         jid: format!("{name}@localhost"),
         password: Secret::new(format!("{name}-password-1")),
         websocket_url: url.to_string(),
+        remember_password: false,
     }
 }
 
