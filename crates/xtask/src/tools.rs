@@ -181,6 +181,13 @@ fn ensure_wasm_bindgen() -> Result<(), String> {
             .arg(&work),
     )?;
     let src = work.join(format!("wasm-bindgen-cli-{version}"));
+    // The unpacked crate sits under our `target/`: give it a workspace of its own, or cargo takes it
+    // for a stray member of ours and refuses to build it.
+    let manifest = src.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).map_err(|e| e.to_string())?;
+    if !text.lines().any(|l| l.trim() == "[workspace]") {
+        std::fs::write(&manifest, format!("{text}\n[workspace]\n")).map_err(|e| e.to_string())?;
+    }
     // Only needed while the published lockfile names a yanked/missing webpki-roots; harmless otherwise.
     let _ = Command::new(cargo())
         .args(["update", "-p", "webpki-roots", "--precise", "1.0.10"])
