@@ -15,7 +15,7 @@ use candado_xmpp as xmpp;
 use jid::{BareJid, Jid};
 
 use crate::conversation::Conversation;
-use crate::records::{Settings, TrustStore};
+use crate::records::{Credentials, Settings, TrustStore};
 use crate::{Effect, Out, SocketId};
 
 /// A roster entry with the presence of each online resource.
@@ -62,6 +62,26 @@ pub(crate) struct Setup {
     pub password: xmpp::Password,
     pub url: String,
     pub register: bool,
+    /// The password to keep in the vault, when the person ticked "remember".
+    pub remembered: Option<zeroize::Zeroizing<String>>,
+    /// Logged in by the app (a remembered password after unlocking), not typed now: a lost or
+    /// unreachable server is retried rather than reported as a failure.
+    pub automatic: bool,
+}
+
+/// The first retry waits this long; each failure doubles it, up to [`RETRY_MAX_MS`].
+pub(crate) const RETRY_FIRST_MS: u64 = 1_000;
+/// The longest wait between two attempts.
+pub(crate) const RETRY_MAX_MS: u64 = 60_000;
+
+/// The wait before attempt `failures` (1 = the first retry), with ±20 % jitter from `jitter`
+/// (any `u32`) so that many clients cut at once do not come back at once.
+pub(crate) fn retry_delay(failures: u32, jitter: u32) -> u64 {
+    let exp = failures.saturating_sub(1).min(16);
+    let base = RETRY_FIRST_MS.saturating_mul(1u64 << exp).min(RETRY_MAX_MS);
+    let spread = base / 5;
+    let offset = u64::from(jitter) % (2 * spread + 1);
+    base - spread + offset
 }
 
 /// Everything the engine knows about one logged-in account.
@@ -81,6 +101,18 @@ pub(crate) struct Account {
     sent: BTreeMap<String, (String, String)>,
     /// The last state reported to the UI.
     state: AccountState,
+    /// The account has been online in this login: a lost connection is retried.
+    ever_online: bool,
+    /// Consecutive failed attempts to get (back) online; 0 when online.
+    pub failures: u32,
+    /// When to try again after a lost connection (same clock as `now`).
+    pub retry_at: Option<u64>,
+    /// What the lost stream needs to resume (XEP-0198) on the next socket.
+    resumption: Option<xmpp::Resumption>,
+    /// Stanzas the server never acknowledged, to send again once online.
+    resend: Vec<xmpp::UnackedStanza>,
+    /// Credentials to save in the vault (set on getting online).
+    pub save: Option<Credentials>,
 }
 
 /// At most this many stanza ids are remembered for bounce reports.
@@ -119,6 +151,12 @@ impl Account {
             conversations: BTreeMap::new(),
             sent: BTreeMap::new(),
             state: AccountState::Offline,
+            ever_online: false,
+            failures: 0,
+            retry_at: None,
+            resumption: None,
+            resend: Vec::new(),
+            save: None,
         }
     }
 
@@ -157,7 +195,9 @@ impl Account {
         let mut seed = [0u8; 32];
         out.rng.fill_bytes(&mut seed);
         let now = xmpp::Timestamp::from_millis(out.now);
-        let session = if self.setup.register {
+        let session = if let Some(resumption) = self.resumption.take() {
+            xmpp::Session::resume(resumption, xmpp::Seed::new(seed), now)
+        } else if self.setup.register && !self.ever_online {
             xmpp::Session::register(config, xmpp::Seed::new(seed), now)
         } else {
             xmpp::Session::new(config, xmpp::Seed::new(seed), now)
@@ -188,13 +228,17 @@ impl Account {
             }
             None => {
                 self.socket = None;
-                self.set_state(
-                    AccountState::Failed {
-                        reason: AccountFailure::Unreachable,
-                        detail: "the WebSocket could not be opened".into(),
-                    },
-                    out,
-                );
+                if self.retries() {
+                    self.schedule_retry(out);
+                } else {
+                    self.set_state(
+                        AccountState::Failed {
+                            reason: AccountFailure::Unreachable,
+                            detail: "the WebSocket could not be opened".into(),
+                        },
+                        out,
+                    );
+                }
             }
         }
     }
@@ -209,7 +253,64 @@ impl Account {
             .values()
             .filter_map(Conversation::poll_timeout)
             .chain(xmpp)
+            .chain(self.retry_at)
             .min()
+    }
+
+    /// Whether a lost or unreachable connection is tried again rather than reported as failed.
+    fn retries(&self) -> bool {
+        self.ever_online || self.setup.automatic
+    }
+
+    /// Schedules the next attempt with exponential backoff and tells the UI.
+    fn schedule_retry<R: candado_otr::crypto::CryptoRng>(&mut self, out: &mut Out<'_, R>) {
+        self.failures = self.failures.saturating_add(1);
+        let delay = retry_delay(self.failures, out.rng.next_u32());
+        self.retry_at = Some(out.now.saturating_add(delay));
+        self.set_state(
+            AccountState::Reconnecting {
+                attempt: self.failures,
+                retry_in_ms: delay,
+            },
+            out,
+        );
+    }
+
+    /// The page is visible again or the network is back: a scheduled retry happens now.
+    pub(crate) fn wake(&mut self, now: u64) {
+        if let Some(at) = self.retry_at.as_mut() {
+            *at = (*at).min(now);
+        }
+    }
+
+    /// Sends again what the server never acknowledged before the connection was lost.
+    fn resend_unacked<R>(&mut self, out: &mut Out<'_, R>) {
+        for stanza in core::mem::take(&mut self.resend) {
+            match stanza {
+                xmpp::UnackedStanza::Message {
+                    to,
+                    body,
+                    kind,
+                    thread,
+                    ..
+                } => {
+                    self.xmpp(
+                        xmpp::Command::SendMessage {
+                            to,
+                            body,
+                            kind,
+                            thread,
+                        },
+                        out,
+                    );
+                }
+                xmpp::UnackedStanza::Outgoing { message, .. } => {
+                    self.xmpp(xmpp::Command::Send { message }, out);
+                }
+                // Presence and roster changes are redone by the fresh session itself.
+                xmpp::UnackedStanza::Other { .. } => {}
+            }
+        }
     }
 
     pub(crate) fn handle_timeout<R: candado_otr::crypto::CryptoRng>(
@@ -355,6 +456,12 @@ impl Account {
                 text: error.text,
             }),
             X::Online { jid } => {
+                self.ever_online = true;
+                self.failures = 0;
+                self.save = Some(Credentials {
+                    websocket_url: self.setup.url.clone(),
+                    password: self.setup.remembered.clone(),
+                });
                 self.set_state(
                     AccountState::Online {
                         jid: jid.to_string(),
@@ -374,6 +481,7 @@ impl Account {
                     },
                     out,
                 );
+                self.resend_unacked(out);
             }
             X::Roster { items, .. } => {
                 for item in items {
@@ -475,6 +583,16 @@ impl Account {
                     });
                 }
             }
+            X::Resumed { jid, .. } => {
+                self.failures = 0;
+                self.set_state(
+                    AccountState::Online {
+                        jid: jid.to_string(),
+                    },
+                    out,
+                );
+            }
+            X::ResumeFailed { unacked } => self.resend.extend(unacked),
             X::Closed { reason } => self.closed(reason, out),
             // Carbons (copies of messages exchanged by our other clients) are ignored: an OTR
             // message is only ever fed into the session of the client it was meant for.
@@ -574,8 +692,31 @@ impl Account {
         self.drain(out);
     }
 
-    fn closed<R>(&mut self, reason: xmpp::CloseReason, out: &mut Out<'_, R>) {
+    fn closed<R: candado_otr::crypto::CryptoRng>(
+        &mut self,
+        reason: xmpp::CloseReason,
+        out: &mut Out<'_, R>,
+    ) {
         use xmpp::CloseReason as C;
+        let lost = match &reason {
+            C::SocketClosed | C::Timeout | C::ClosedByServer => true,
+            C::StreamError { condition, .. } => matches!(
+                condition.as_str(),
+                "system-shutdown" | "connection-timeout" | "reset" | "internal-server-error"
+            ),
+            _ => false,
+        };
+        if lost && self.retries() {
+            if let Some(session) = self.session.as_mut() {
+                match session.take_resumption() {
+                    Some(r) => self.resumption = Some(r),
+                    None => {
+                        let unacked = session.take_unacked();
+                        self.resend.extend(unacked);
+                    }
+                }
+            }
+        }
         // Frames still queued (the `<close/>`) go out before the socket closes.
         if let (Some(session), Some(socket)) = (self.session.as_mut(), self.socket) {
             while let Some(text) = session.poll_transmit() {
@@ -597,6 +738,10 @@ impl Account {
             C::SocketClosed | C::Timeout => Some(AccountFailure::Unreachable),
             _ => Some(AccountFailure::ServerError),
         };
+        if lost && self.retries() {
+            self.schedule_retry(out);
+            return;
+        }
         let state = match failure {
             None => AccountState::Offline,
             Some(reason) => AccountState::Failed { reason, detail },

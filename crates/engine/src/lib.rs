@@ -114,7 +114,9 @@ mod tests;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use candado_api::{AccountId, AccountSetup, AccountState, CommandFailure, PadlockView};
+use candado_api::{
+    AccountId, AccountSetup, AccountState, CommandFailure, PadlockView, SavedAccount,
+};
 pub use candado_api::{Command, ConnectionState, Event, FailureReason, ServerConfig};
 use candado_otr::crypto::dsa::DsaPrivateKey;
 use candado_otr::crypto::CryptoRng;
@@ -125,7 +127,7 @@ use jid::BareJid;
 use account::{Account, Setup};
 pub use probe::open_frame;
 use probe::Probe;
-use records::{RecordValue, Settings, Trust, TrustStore};
+use records::{Credentials, RecordValue, Settings, Trust, TrustStore};
 
 /// The RFC 7395 framing namespace.
 pub const FRAMING_NS: &str = "urn:ietf:params:xml:ns:xmpp-framing";
@@ -169,6 +171,13 @@ pub enum Effect {
         /// The payload ([`records`]).
         value: RecordValue,
     },
+    /// Delete this record from the vault, if it exists.
+    DeleteRecord {
+        /// The record kind.
+        kind: RecordKind,
+        /// The record id.
+        id: RecordId,
+    },
 }
 
 /// What the engine keeps for an account across logins.
@@ -177,6 +186,17 @@ struct Stored {
     key: Option<Arc<DsaPrivateKey>>,
     trust: TrustStore,
     settings: Settings,
+    /// Present when the account is saved on this device.
+    credentials: Option<Credentials>,
+}
+
+/// A login waiting for its OTR key to be generated (done from `handle_timeout`, so the UI hears
+/// "generating the key" before the work starts).
+#[derive(Debug)]
+struct PendingLogin {
+    setup: AccountSetup,
+    register: bool,
+    automatic: bool,
 }
 
 /// The application state machine. See the crate docs for the order of calls.
@@ -186,6 +206,9 @@ pub struct Engine<R> {
     probe: Probe,
     accounts: BTreeMap<AccountId, Account>,
     stored: BTreeMap<AccountId, Stored>,
+    pending_keys: BTreeMap<AccountId, PendingLogin>,
+    /// The saved accounts as last reported to the UI.
+    saved_reported: Option<Vec<SavedAccount>>,
     next_socket: u64,
     next_id: u64,
 }
@@ -264,8 +287,60 @@ impl<R: CryptoRng> Engine<R> {
             probe: Probe::new(),
             accounts: BTreeMap::new(),
             stored: BTreeMap::new(),
+            pending_keys: BTreeMap::new(),
+            // Nothing to report before the vault is unlocked.
+            saved_reported: Some(Vec::new()),
             next_socket: 0,
             next_id: 0,
+        }
+    }
+
+    /// The accounts saved on this device (a login that succeeded, until forgotten), sorted.
+    pub fn saved_accounts(&self) -> Vec<SavedAccount> {
+        self.stored
+            .iter()
+            .filter_map(|(id, s)| {
+                s.credentials.as_ref().map(|c| SavedAccount {
+                    account: id.clone(),
+                    websocket_url: c.websocket_url.clone(),
+                    password_saved: c.password.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// Emits [`Event::SavedAccounts`] if the list changed since it was last reported.
+    fn report_saved(&mut self) {
+        let now = self.saved_accounts();
+        if self.saved_reported.as_ref() != Some(&now) {
+            self.saved_reported = Some(now.clone());
+            self.effects
+                .push_back(Effect::Emit(Event::SavedAccounts { accounts: now }));
+        }
+    }
+
+    /// Every record of the vault has been loaded ([`Engine::load_record`]): reports the saved
+    /// accounts and logs in those whose password is remembered.
+    pub fn handle_unlocked(&mut self, now: u64) {
+        self.saved_reported = None;
+        self.report_saved();
+        let remembered: Vec<(AccountId, String, zeroize::Zeroizing<String>)> = self
+            .stored
+            .iter()
+            .filter(|(id, _)| !self.accounts.contains_key(*id))
+            .filter_map(|(id, s)| {
+                let c = s.credentials.as_ref()?;
+                Some((id.clone(), c.websocket_url.clone(), c.password.clone()?))
+            })
+            .collect();
+        for (id, url, password) in remembered {
+            let setup = AccountSetup {
+                jid: id.as_str().to_owned(),
+                password: candado_api::Secret::new(password.as_str()),
+                websocket_url: url,
+                remember_password: true,
+            };
+            self.start_login(setup, false, true, now);
         }
     }
 
@@ -294,17 +369,55 @@ impl<R: CryptoRng> Engine<R> {
 
     /// When [`Engine::handle_timeout`] should be called next (same clock as `now`), if ever.
     pub fn poll_timeout(&self) -> Option<u64> {
+        // A pending key generation is due at once (a zero-delay timer in the runtime).
+        let keys = (!self.pending_keys.is_empty()).then_some(0);
         self.accounts
             .values()
             .filter_map(Account::poll_timeout)
+            .chain(keys)
             .min()
     }
 
     /// Lets time pass: keepalives, negotiation timeouts, abandoned OTR key exchanges.
     pub fn handle_timeout(&mut self, now: u64) {
+        for (id, pending) in core::mem::take(&mut self.pending_keys) {
+            let key = Arc::new(DsaPrivateKey::generate(&mut self.rng));
+            if let Ok(record) = RecordId::new(id.as_str()) {
+                self.effects.push_back(Effect::PutRecord {
+                    kind: RecordKind::DSA_KEY,
+                    id: record,
+                    value: records::encode_key(&key),
+                });
+            }
+            self.stored.entry(id).or_default().key = Some(key);
+            self.start_login(pending.setup, pending.register, pending.automatic, now);
+        }
         let ids: Vec<AccountId> = self.accounts.keys().cloned().collect();
         for id in ids {
             self.with_account(&id, now, |a, out| a.handle_timeout(out));
+            self.retry_if_due(&id, now);
+        }
+        self.report_saved();
+    }
+
+    /// Opens a new socket for an account whose retry is due.
+    fn retry_if_due(&mut self, id: &AccountId, now: u64) {
+        let due = self
+            .accounts
+            .get(id)
+            .is_some_and(|a| a.socket.is_none() && a.retry_at.is_some_and(|t| t <= now));
+        if !due {
+            return;
+        }
+        let socket = self.new_socket();
+        let url = self.with_account(id, now, |a, out| {
+            a.retry_at = None;
+            a.socket = Some(socket);
+            a.set_state(AccountState::Connecting, out);
+            a.setup.url.clone()
+        });
+        if let Some(url) = url {
+            self.effects.push_back(Effect::OpenSocket { socket, url });
         }
     }
 
@@ -324,12 +437,31 @@ impl<R: CryptoRng> Engine<R> {
             if let Some(a) = live {
                 a.trust = stored.trust.clone();
             }
+        } else if *kind == RecordKind::CREDENTIALS {
+            if let Some(c) = Credentials::decode(value) {
+                stored.credentials = Some(c);
+            }
         } else if *kind == RecordKind::SETTINGS {
             stored.settings = Settings::decode(value);
             if let Some(a) = live {
                 a.settings = stored.settings.clone();
             }
         }
+    }
+
+    /// The vault is being locked: every account logs out (private conversations end properly,
+    /// so the contacts' padlocks open), then keys, trust, settings and saved accounts are dropped
+    /// from memory. Perform the effects, then lock the vault; after the next unlock, load the
+    /// records again and call [`Engine::handle_unlocked`].
+    pub fn lock(&mut self, now: u64) {
+        let ids: Vec<AccountId> = self.accounts.keys().cloned().collect();
+        for id in ids {
+            self.logout(&id, now);
+        }
+        self.accounts.clear();
+        self.stored.clear();
+        self.pending_keys.clear();
+        self.saved_reported = Some(Vec::new());
     }
 
     /// A message from the UI that could not be decoded.
@@ -354,6 +486,7 @@ impl<R: CryptoRng> Engine<R> {
         } else if let Some(id) = self.account_of(socket) {
             self.with_account(&id, now, |a, out| a.frame(text, out));
         }
+        self.report_saved();
     }
 
     /// `socket` closed, or could not be opened.
@@ -377,8 +510,8 @@ impl<R: CryptoRng> Engine<R> {
                 self.probe.connect(server, socket, &mut self.effects);
             }
             Command::Disconnect => self.probe.disconnect(&mut self.effects),
-            Command::Register { account } => self.login(account, true, now),
-            Command::Login { account } => self.login(account, false, now),
+            Command::Register { account } => self.start_login(account, true, false, now),
+            Command::Login { account } => self.start_login(account, false, false, now),
             Command::SubmitRegistration { account, values } => {
                 self.on_account(&account, now, |a, out| a.submit_registration(values, out));
             }
@@ -454,12 +587,20 @@ impl<R: CryptoRng> Engine<R> {
                 fingerprint,
                 trusted,
             } => self.set_trust(&account, &peer, &fingerprint, trusted, now),
+            Command::ForgetAccount { account } => self.forget(&account, now),
+            Command::Wake => {
+                let ids: Vec<AccountId> = self.accounts.keys().cloned().collect();
+                for id in ids {
+                    if let Some(a) = self.accounts.get_mut(&id) {
+                        a.wake(now);
+                    }
+                    self.retry_if_due(&id, now);
+                }
+            }
             Command::CreateVault { .. }
             | Command::Unlock { .. }
             | Command::Lock
             | Command::ChangePassphrase { .. }
-            | Command::ForgetAccount { .. }
-            | Command::Wake
             | Command::Discover { .. } => self.fail(
                 None,
                 CommandFailure::WrongState,
@@ -505,6 +646,16 @@ impl<R: CryptoRng> Engine<R> {
         };
         let result = f(account, &mut out);
         account.drain(&mut out);
+        if let Some(credentials) = account.save.take() {
+            if let (Some(value), Ok(record)) = (credentials.encode(), RecordId::new(id.as_str())) {
+                self.effects.push_back(Effect::PutRecord {
+                    kind: RecordKind::CREDENTIALS,
+                    id: record,
+                    value,
+                });
+            }
+            self.stored.entry(id.clone()).or_default().credentials = Some(credentials);
+        }
         Some(result)
     }
 
@@ -561,7 +712,9 @@ impl<R: CryptoRng> Engine<R> {
         });
     }
 
-    fn login(&mut self, setup: AccountSetup, register: bool, now: u64) {
+    /// Logs in (or registers) an account; the first login on this device generates its OTR key
+    /// first, from the next `handle_timeout`.
+    fn start_login(&mut self, setup: AccountSetup, register: bool, automatic: bool, now: u64) {
         let Some(jid) = parse_jid(&setup.jid) else {
             self.fail(None, CommandFailure::InvalidInput, "not an address");
             return;
@@ -590,22 +743,33 @@ impl<R: CryptoRng> Engine<R> {
             }
             self.stash(&id);
         }
-        let stored = self.stored.remove(&id).unwrap_or_default();
-        let key = match stored.key {
-            Some(key) => key,
-            None => {
-                // At first login: run this in the worker, it takes a moment.
-                let key = Arc::new(DsaPrivateKey::generate(&mut self.rng));
-                if let Ok(record) = RecordId::new(id.as_str()) {
-                    self.effects.push_back(Effect::PutRecord {
-                        kind: RecordKind::DSA_KEY,
-                        id: record,
-                        value: records::encode_key(&key),
-                    });
-                }
-                key
-            }
+        if self.pending_keys.contains_key(&id) {
+            self.fail(
+                Some(&id),
+                CommandFailure::AccountExists,
+                "already logging in",
+            );
+            return;
+        }
+        let stored = self.stored.entry(id.clone()).or_default();
+        let Some(key) = stored.key.clone() else {
+            // First login on this device: generate the key from the next timeout, after the
+            // UI heard why the account is busy.
+            self.effects.push_back(Effect::Emit(Event::Account {
+                account: id.clone(),
+                state: AccountState::GeneratingKey,
+            }));
+            self.pending_keys.insert(
+                id,
+                PendingLogin {
+                    setup,
+                    register,
+                    automatic,
+                },
+            );
+            return;
         };
+        let (trust, settings) = (stored.trust.clone(), stored.settings.clone());
         let instance = loop {
             if let Some(tag) = InstanceTag::new(self.rng.next_u32()) {
                 break tag;
@@ -619,11 +783,15 @@ impl<R: CryptoRng> Engine<R> {
                 password: candado_xmpp::Password::new(setup.password.expose()),
                 url: url.clone(),
                 register,
+                remembered: setup
+                    .remember_password
+                    .then(|| zeroize::Zeroizing::new(setup.password.expose().to_owned())),
+                automatic,
             },
             key,
             instance,
-            stored.trust,
-            stored.settings,
+            trust,
+            settings,
         );
         account.socket = Some(socket);
         self.accounts.insert(id.clone(), account);
@@ -639,15 +807,29 @@ impl<R: CryptoRng> Engine<R> {
     /// Moves an account's keys and settings back to the store and forgets the account.
     fn stash(&mut self, id: &AccountId) {
         if let Some(a) = self.accounts.remove(id) {
-            self.stored.insert(
-                id.clone(),
-                Stored {
-                    key: Some(a.key),
-                    trust: a.trust,
-                    settings: a.settings,
-                },
-            );
+            let stored = self.stored.entry(id.clone()).or_default();
+            stored.key = Some(a.key);
+            stored.trust = a.trust;
+            stored.settings = a.settings;
         }
+    }
+
+    /// Logs the account out if needed and deletes everything the vault holds for it.
+    fn forget(&mut self, id: &AccountId, now: u64) {
+        if self.accounts.contains_key(id) {
+            self.logout(id, now);
+        }
+        self.pending_keys.remove(id);
+        self.stored.remove(id);
+        if let Ok(record) = RecordId::new(id.as_str()) {
+            for kind in records::account_kinds() {
+                self.effects.push_back(Effect::DeleteRecord {
+                    kind,
+                    id: record.clone(),
+                });
+            }
+        }
+        self.report_saved();
     }
 
     fn logout(&mut self, id: &AccountId, now: u64) {

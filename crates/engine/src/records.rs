@@ -9,6 +9,7 @@
 //! | `dsa-key` | the account's OTR DSA key: `len32 ‖ p ‖ len32 ‖ q ‖ len32 ‖ g ‖ len32 ‖ x`, big-endian |
 //! | `fingerprints` | UTF-8 lines `peer SP fingerprint-hex SP (trusted \| seen)` |
 //! | `settings` | UTF-8 lines `policy SP (manual \| opportunistic \| always)` and `peer-policy SP peer SP policy` |
+//! | `credentials` | `0x01 ‖ len16 ‖ websocket URL ‖ (0x00 \| 0x01 ‖ len16 ‖ password)`: the account is saved; the password only if the person asked to remember it |
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,12 +30,93 @@ impl core::fmt::Debug for RecordValue {
 }
 
 /// The record kinds the engine reads and writes.
-pub fn kinds() -> [RecordKind; 3] {
+pub fn kinds() -> [RecordKind; 4] {
     [
+        RecordKind::CREDENTIALS,
         RecordKind::DSA_KEY,
         RecordKind::FINGERPRINTS,
         RecordKind::SETTINGS,
     ]
+}
+
+/// Every kind an account may have in the vault ([`kinds`] and the opt-in history): what
+/// forgetting an account deletes.
+pub fn account_kinds() -> [RecordKind; 5] {
+    [
+        RecordKind::CREDENTIALS,
+        RecordKind::DSA_KEY,
+        RecordKind::FINGERPRINTS,
+        RecordKind::SETTINGS,
+        RecordKind::HISTORY,
+    ]
+}
+
+/// A saved account: where it connects, and its password if the person asked to remember it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The WebSocket endpoint the person confirmed.
+    pub websocket_url: String,
+    /// The password, only when remembered.
+    pub password: Option<Zeroizing<String>>,
+}
+
+impl core::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("websocket_url", &self.websocket_url)
+            .field("password_saved", &self.password.is_some())
+            .finish()
+    }
+}
+
+fn push_len16(out: &mut Vec<u8>, bytes: &[u8]) -> Option<()> {
+    out.extend_from_slice(&u16::try_from(bytes.len()).ok()?.to_be_bytes());
+    out.extend_from_slice(bytes);
+    Some(())
+}
+
+fn take_len16(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = input.split_at_checked(2)?;
+    let len = usize::from(u16::from_be_bytes(len.try_into().ok()?));
+    rest.split_at_checked(len)
+}
+
+impl Credentials {
+    /// The record payload; `None` if the URL or password is longer than 65 535 bytes.
+    pub fn encode(&self) -> Option<RecordValue> {
+        let mut out = Zeroizing::new(vec![1u8]);
+        push_len16(&mut out, self.websocket_url.as_bytes())?;
+        match &self.password {
+            None => out.push(0),
+            Some(pw) => {
+                out.push(1);
+                push_len16(&mut out, pw.as_bytes())?;
+            }
+        }
+        Some(RecordValue(out))
+    }
+
+    /// Parses a record payload; `None` if it is damaged.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let rest = bytes.strip_prefix(&[1u8])?;
+        let (url, rest) = take_len16(rest)?;
+        let websocket_url = core::str::from_utf8(url).ok()?.to_owned();
+        let password = match rest.split_first()? {
+            (0, []) => None,
+            (1, rest) => {
+                let (pw, tail) = take_len16(rest)?;
+                if !tail.is_empty() {
+                    return None;
+                }
+                Some(Zeroizing::new(core::str::from_utf8(pw).ok()?.to_owned()))
+            }
+            _ => return None,
+        };
+        Some(Self {
+            websocket_url,
+            password,
+        })
+    }
 }
 
 /// Encodes an OTR private key for storage.
@@ -290,6 +372,35 @@ mod tests {
         assert!(decode_key(&[0, 0, 0, 9, 1]).is_none());
         let zeros = [0u8; 16];
         assert!(decode_key(&zeros).is_none());
+    }
+
+    #[test]
+    fn credentials_round_trip_and_refuse_damage() {
+        for password in [None, Some(Zeroizing::new("contraseña ñ".to_string()))] {
+            let c = Credentials {
+                websocket_url: "wss://example.org/xmpp-websocket".into(),
+                password,
+            };
+            let bytes = c.encode().unwrap().0.to_vec();
+            assert_eq!(Credentials::decode(&bytes), Some(c.clone()));
+            for cut in 0..bytes.len() {
+                assert_eq!(Credentials::decode(&bytes[..cut]), None, "cut at {cut}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert_eq!(Credentials::decode(&longer), None);
+        }
+        let shown = format!(
+            "{:?}",
+            Credentials {
+                websocket_url: "wss://x/y".into(),
+                password: Some(Zeroizing::new("hunter2".into())),
+            }
+        );
+        assert!(
+            !shown.contains("hunter2") && shown.contains("password_saved: true"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -186,6 +186,11 @@ impl World {
                     .records
                     .insert((kind.as_str().into(), id.as_str().into()), value.0.to_vec());
             }
+            Effect::DeleteRecord { kind, id } => {
+                self.clients[c]
+                    .records
+                    .remove(&(kind.as_str().into(), id.as_str().into()));
+            }
             Effect::SendFrame { socket, text } => {
                 assert_eq!(Some(socket), self.clients[c].socket);
                 self.server(c, &text);
@@ -229,6 +234,19 @@ impl World {
                 &format!("<stream:features xmlns:stream='http://etherx.jabber.org/streams'>{features}</stream:features>"),
             );
         } else if frame.starts_with("<auth") {
+            use base64::Engine as _;
+            let payload = frame
+                .split_once('>')
+                .and_then(|(_, rest)| rest.split_once('<'))
+                .and_then(|(b64, _)| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+                .unwrap_or_default();
+            if payload.ends_with(b"\0wrong") {
+                self.deliver(
+                    c,
+                    "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>",
+                );
+                return;
+            }
             self.clients[c].authed = true;
             self.deliver(c, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
         } else if frame.starts_with("<close") {
@@ -696,8 +714,20 @@ fn login_goes_online_with_roster_and_own_fingerprint() {
     });
     let loaded = records::decode_key(&key_record(0)).unwrap();
     assert_eq!(fp, Some(loaded.public_key().fingerprint().to_string()));
-    // The key came from the vault: nothing new to store.
-    assert!(w.clients[0].records.is_empty());
+    // The key came from the vault: only the account itself is saved, without its password.
+    let saved: Vec<&(String, String)> = w.clients[0].records.keys().collect();
+    assert_eq!(
+        saved,
+        [&("credentials".to_string(), "alice@localhost".to_string())]
+    );
+    let credentials =
+        records::Credentials::decode(&w.clients[0].records[saved[0]]).expect("decodes");
+    assert_eq!(credentials.websocket_url, URL);
+    assert!(credentials.password.is_none(), "not asked to remember");
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::SavedAccounts { accounts }
+        if accounts.len() == 1 && !accounts[0].password_saved)));
 }
 
 #[test]
@@ -714,6 +744,17 @@ fn a_first_login_generates_and_stores_a_key() {
         },
         0,
     );
+    // First the UI hears why the account is busy; the key is generated from the next timeout.
+    let first: Vec<Effect> = std::iter::from_fn(|| e.poll_effect()).collect();
+    assert_eq!(
+        first,
+        [Effect::Emit(Event::Account {
+            account: AccountId("carol@localhost".into()),
+            state: AccountState::GeneratingKey,
+        })]
+    );
+    assert_eq!(e.poll_timeout(), Some(0));
+    e.handle_timeout(5);
     let effects: Vec<Effect> = std::iter::from_fn(|| e.poll_effect()).collect();
     let stored = effects.iter().find_map(|e| match e {
         Effect::PutRecord { kind, id, value } if *kind == RecordKind::DSA_KEY => {
@@ -1170,4 +1211,257 @@ fn debug_never_shows_secrets() {
     let shown = format!("{record:?}");
     assert!(shown.contains("bytes"), "{shown}");
     assert!(shown.len() < 200, "{shown}");
+}
+
+// ---- saved accounts, unlocking, reconnection ----
+
+/// Logs `c` in asking to remember the password.
+fn login_remembering(w: &mut World, c: usize) {
+    let jid = w.clients[c].bare.clone();
+    w.command(
+        c,
+        Command::Login {
+            account: AccountSetup {
+                jid,
+                password: Secret::new("pw"),
+                websocket_url: URL.into(),
+                remember_password: true,
+            },
+        },
+    );
+    assert!(w.clients[c].online);
+}
+
+/// A new engine for client `c` loaded with what the old one stored, as after a reload.
+fn reload(w: &mut World, c: usize) {
+    let mut engine = Engine::new(TestRng::new(5000 + c as u64));
+    for ((kind, id), value) in &w.clients[c].records {
+        engine.load_record(
+            &RecordKind::new(kind.clone()).unwrap(),
+            &RecordId::new(id.clone()).unwrap(),
+            value,
+        );
+    }
+    engine.load_record(
+        &RecordKind::DSA_KEY,
+        &RecordId::new(w.clients[c].bare.clone()).unwrap(),
+        &key_record(c),
+    );
+    w.clients[c].engine = engine;
+    w.clients[c].socket = None;
+    w.clients[c].online = false;
+    w.clients[c].events.clear();
+}
+
+#[test]
+fn a_remembered_password_logs_in_by_itself_after_unlocking() {
+    let mut w = World::new(&["alice"]);
+    login_remembering(&mut w, 0);
+    let stored = &w.clients[0].records[&("credentials".to_string(), "alice@localhost".to_string())];
+    let credentials = records::Credentials::decode(stored).unwrap();
+    assert_eq!(
+        credentials.password.as_deref().map(String::as_str),
+        Some("pw")
+    );
+
+    reload(&mut w, 0);
+    let now = w.now;
+    w.clients[0].engine.handle_unlocked(now);
+    w.run();
+    assert!(w.clients[0].online, "logged in without being asked");
+    let ev = w.events(0);
+    assert_eq!(
+        ev.first(),
+        Some(&Event::SavedAccounts {
+            accounts: vec![SavedAccount {
+                account: w.id(0),
+                websocket_url: URL.into(),
+                password_saved: true,
+            }],
+        })
+    );
+}
+
+#[test]
+fn without_a_remembered_password_unlocking_only_lists_the_account() {
+    let mut w = World::new(&["alice"]);
+    w.login(0);
+    reload(&mut w, 0);
+    let now = w.now;
+    w.clients[0].engine.handle_unlocked(now);
+    w.run();
+    assert!(!w.clients[0].online);
+    let ev = w.events(0);
+    assert!(
+        matches!(&ev[..], [Event::SavedAccounts { accounts }] if accounts.len() == 1 && !accounts[0].password_saved),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn forgetting_an_account_deletes_everything_it_stored() {
+    let mut w = World::friends();
+    w.start_private(0, 1);
+    assert!(w.clients[0]
+        .records
+        .keys()
+        .any(|(kind, _)| kind == "fingerprints"));
+    let id = w.id(0);
+    w.command(0, Command::ForgetAccount { account: id });
+    assert!(
+        w.clients[0].records.is_empty(),
+        "{:?}",
+        w.clients[0].records.keys()
+    );
+    let ev = w.events(0);
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Account {
+            state: AccountState::Offline,
+            ..
+        }
+    )));
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::SavedAccounts { accounts } if accounts.is_empty())));
+}
+
+#[test]
+fn retry_delays_grow_to_a_minute_with_jitter() {
+    use crate::account::retry_delay;
+    for jitter in [0, 1, 12345, u32::MAX] {
+        let first = retry_delay(1, jitter);
+        assert!((800..=1200).contains(&first), "{first}");
+        let tenth = retry_delay(10, jitter);
+        assert!((48_000..=72_000).contains(&tenth), "{tenth}");
+        assert!(retry_delay(u32::MAX, jitter) <= 72_000);
+    }
+    assert!(retry_delay(3, 0) > retry_delay(2, u32::MAX) / 2);
+}
+
+/// Drops client `c`'s socket as a network failure would.
+fn cut(w: &mut World, c: usize) {
+    let socket = w.clients[c].socket.take().expect("connected");
+    w.clients[c].online = false;
+    let now = w.now;
+    w.clients[c].engine.handle_socket_closed(socket, now);
+    w.run();
+}
+
+fn reconnecting(events: &[Event]) -> Vec<(u32, u64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Account {
+                state:
+                    AccountState::Reconnecting {
+                        attempt,
+                        retry_in_ms,
+                    },
+                ..
+            } => Some((*attempt, *retry_in_ms)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_lost_connection_comes_back_by_itself_and_the_private_conversation_goes_on() {
+    let mut w = World::friends();
+    w.start_private(0, 1);
+    assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
+    w.events(0);
+    cut(&mut w, 0);
+    let waits = reconnecting(&w.events(0));
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    let (attempt, wait) = waits[0];
+    assert_eq!(attempt, 1);
+    // Nothing happens before the retry is due.
+    let due = w.clients[0].engine.poll_timeout().unwrap();
+    assert_eq!(due, w.now + wait);
+    w.now = due;
+    let now = w.now;
+    w.clients[0].engine.handle_timeout(now);
+    w.run();
+    assert!(w.clients[0].online, "back online");
+    // The OTR session lives in the engine, not in the socket: still private, both ways.
+    assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
+    w.send(0, 1, "¿seguís ahí?");
+    w.send(1, 0, "sí");
+    assert!(received(&w.events(1)).contains(&("¿seguís ahí?".to_string(), true)));
+    assert!(received(&w.events(0)).contains(&("sí".to_string(), true)));
+}
+
+#[test]
+fn an_unreachable_server_is_retried_with_growing_waits_and_wake_retries_at_once() {
+    let mut w = World::friends();
+    w.events(0);
+    cut(&mut w, 0);
+    let mut waits = reconnecting(&w.events(0));
+    for _ in 0..3 {
+        // Each attempt fails to open its socket.
+        let due = w.clients[0].engine.poll_timeout().unwrap();
+        w.now = due;
+        let now = w.now;
+        w.clients[0].engine.handle_timeout(now);
+        let effects: Vec<Effect> =
+            std::iter::from_fn(|| w.clients[0].engine.poll_effect()).collect();
+        let socket = effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::OpenSocket { socket, .. } => Some(*socket),
+                _ => None,
+            })
+            .expect("a new attempt");
+        w.clients[0].engine.handle_socket_closed(socket, now);
+        let more: Vec<Event> = std::iter::from_fn(|| w.clients[0].engine.poll_effect())
+            .filter_map(|e| match e {
+                Effect::Emit(ev) => Some(ev),
+                _ => None,
+            })
+            .collect();
+        waits.extend(reconnecting(&more));
+    }
+    let attempts: Vec<u32> = waits.iter().map(|w| w.0).collect();
+    assert_eq!(attempts, [1, 2, 3, 4]);
+    assert!(waits[3].1 > waits[0].1 * 4, "{waits:?}");
+    // The network is back: no need to wait out the last delay.
+    let due = w.clients[0].engine.poll_timeout().unwrap();
+    assert!(due > w.now + 1000);
+    w.command(0, Command::Wake);
+    assert!(w.clients[0].online, "Wake reconnected at once");
+}
+
+#[test]
+fn a_wrong_password_is_not_retried() {
+    let mut w = World::new(&["alice"]);
+    // The fake server refuses PLAIN for this password.
+    let jid = w.clients[0].bare.clone();
+    w.command(
+        0,
+        Command::Login {
+            account: AccountSetup {
+                jid,
+                password: Secret::new("wrong"),
+                websocket_url: URL.into(),
+                remember_password: false,
+            },
+        },
+    );
+    let ev = w.events(0);
+    assert!(reconnecting(&ev).is_empty());
+    assert!(
+        ev.iter().any(|e| matches!(
+            e,
+            Event::Account {
+                state: AccountState::Failed {
+                    reason: AccountFailure::AuthFailed,
+                    ..
+                },
+                ..
+            }
+        )),
+        "{ev:?}"
+    );
+    assert_eq!(w.clients[0].engine.poll_timeout(), None);
 }

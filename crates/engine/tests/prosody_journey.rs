@@ -139,6 +139,9 @@ impl App {
                 Effect::PutRecord { kind, id, value } => {
                     block_on(self.vault.put(&kind, &id, &value.0)).unwrap();
                 }
+                Effect::DeleteRecord { kind, id } => {
+                    block_on(self.vault.delete(&kind, &id)).unwrap();
+                }
             }
         }
         let ids: Vec<SocketId> = self.sockets.keys().copied().collect();
