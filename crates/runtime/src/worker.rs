@@ -2,15 +2,17 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
-use candado_api::{Command, Event};
+use candado_api::{Command, Event, VaultState};
 use candado_engine::{Effect, Engine, SocketId, WEBSOCKET_PROTOCOL};
 use getrandom::SysRng;
 use rand_core::UnwrapErr;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, WebSocket};
+
+use crate::store::{passphrase_of, Op, Outcome, Store};
 
 /// Starts the runtime in the current dedicated worker: installs the message handler and tells the UI it
 /// is ready. Called by the worker binary's `main`, and exported so a test page can start the same code in a
@@ -28,13 +30,20 @@ pub fn candado_worker_start() {
         scope: scope.clone(),
         sockets: BTreeMap::new(),
         timer: None,
+        store: Rc::new(RefCell::new(Store::default())),
+        deliver: Rc::new(|_| {}),
+        lock_after_pump: false,
     }));
     let weak = Rc::downgrade(&driver);
+    driver.borrow_mut().deliver = Rc::new({
+        let weak = weak.clone();
+        move |outcome| deliver(&weak, outcome)
+    });
     let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
         let Some(driver) = weak.upgrade() else { return };
         let mut d = driver.borrow_mut();
         match msg.data().as_string().map(|s| Command::from_wire(&s)) {
-            Some(Ok(command)) => d.engine.handle_command(command, now()),
+            Some(Ok(command)) => d.command(command),
             Some(Err(err)) => d.engine.handle_malformed_command(err.to_string()),
             None => d
                 .engine
@@ -43,11 +52,52 @@ pub fn candado_worker_start() {
         Driver::pump(&mut d, &driver);
     });
     scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
-    // The handler lives as long as the worker: the driver it points to is kept alive by this closure.
+    // The network came back: lost connections try again now.
+    let weak = Rc::downgrade(&driver);
+    let ononline = Closure::<dyn FnMut()>::new(move || {
+        let Some(driver) = weak.upgrade() else { return };
+        let Ok(mut d) = driver.try_borrow_mut() else {
+            return;
+        };
+        d.engine.handle_command(Command::Wake, now());
+        Driver::pump(&mut d, &driver);
+    });
+    scope.set_ononline(Some(ononline.as_ref().unchecked_ref()));
+    // The handlers live as long as the worker: the driver they point to is kept alive here.
     let keep = driver.clone();
     std::mem::forget(onmessage);
+    std::mem::forget(ononline);
     std::mem::forget(keep);
     driver.borrow().post(&Event::Ready);
+    driver.borrow().vault(Op::Open);
+}
+
+/// Hands a vault outcome to the driver (never while it is busy: then a moment later).
+fn deliver(weak: &Weak<RefCell<Driver>>, outcome: Outcome) {
+    let Some(driver) = weak.upgrade() else { return };
+    let Ok(mut d) = driver.try_borrow_mut() else {
+        let weak = weak.clone();
+        wasm_bindgen_futures::spawn_local(async move { deliver(&weak, outcome) });
+        return;
+    };
+    match outcome {
+        Outcome::State(state) => d.post(&Event::Vault { state }),
+        Outcome::Failed(reason, detail) => d.post(&Event::VaultFailed { reason, detail }),
+        Outcome::WriteFailed(detail) => d.post(&Event::VaultFailed {
+            reason: candado_api::VaultFailure::Storage,
+            detail,
+        }),
+        Outcome::Unlocked(records) => {
+            for (kind, id, value) in records {
+                d.engine.load_record(&kind, &id, &value);
+            }
+            d.post(&Event::Vault {
+                state: VaultState::Unlocked,
+            });
+            d.engine.handle_unlocked(now());
+        }
+    }
+    Driver::pump(&mut d, &driver);
 }
 
 /// Milliseconds on the worker's clock.
@@ -82,9 +132,59 @@ struct Driver {
     sockets: BTreeMap<SocketId, Socket>,
     /// The armed `setTimeout` for the engine's next deadline, and its callback.
     timer: Option<(i32, Closure<dyn FnMut()>)>,
+    /// The vault's queue of operations.
+    store: Rc<RefCell<Store>>,
+    /// Where the vault's outcomes go (back into this driver).
+    deliver: Rc<dyn Fn(Outcome)>,
+    /// Lock the vault once the engine's last effects (after logging out) are performed.
+    lock_after_pump: bool,
 }
 
 impl Driver {
+    fn vault(&self, op: Op) {
+        Store::push(&self.store, op, self.deliver.clone());
+    }
+
+    /// A command from the UI: the vault's and discovery are handled here, the rest by the engine.
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::CreateVault { passphrase } => {
+                self.post(&Event::Vault {
+                    state: VaultState::Working,
+                });
+                self.vault(Op::Create(passphrase_of(passphrase.expose())));
+            }
+            Command::Unlock { passphrase } => {
+                self.post(&Event::Vault {
+                    state: VaultState::Working,
+                });
+                self.vault(Op::Unlock(passphrase_of(passphrase.expose())));
+            }
+            Command::ChangePassphrase { current, new } => self.vault(Op::Change(
+                passphrase_of(current.expose()),
+                passphrase_of(new.expose()),
+            )),
+            Command::Lock => {
+                // Logging out writes nothing new, but records still queued are written before the
+                // keys go: the queue runs in order.
+                self.engine.lock(now());
+                self.lock_after_pump = true;
+            }
+            Command::Discover { domain } => {
+                let scope = self.scope.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let websocket_url = crate::discover::websocket_of(&domain).await;
+                    let event = Event::Discovered {
+                        domain,
+                        websocket_url,
+                    };
+                    let _ = scope.post_message(&JsValue::from_str(&event.to_wire()));
+                });
+            }
+            other => self.engine.handle_command(other, now()),
+        }
+    }
+
     fn post(&self, event: &Event) {
         let _ = self
             .scope
@@ -112,10 +212,12 @@ impl Driver {
                 Effect::CloseSocket { socket } => {
                     d.sockets.remove(&socket);
                 }
-                // The vault is wired in with the unlock screen; until then records live only in
-                // the engine's memory.
-                Effect::PutRecord { .. } => {}
+                Effect::PutRecord { kind, id, value } => d.vault(Op::Put(kind, id, value.0)),
+                Effect::DeleteRecord { kind, id } => d.vault(Op::Delete(kind, id)),
             }
+        }
+        if std::mem::take(&mut d.lock_after_pump) {
+            d.vault(Op::Lock);
         }
         Driver::arm_timer(d, me);
     }
