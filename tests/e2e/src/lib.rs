@@ -17,3 +17,215 @@ pub fn dist_dir() -> PathBuf {
     );
     dir
 }
+
+/// One person using the app in their own headless Chromium profile (an independent device), with
+/// the steps of the journey as methods. Every wait panics with what was seen last, after saving a
+/// screenshot named `<label>-NN-FAILED`.
+pub struct Person {
+    browser: candado_harness::Chromium,
+    label: String,
+    passphrase: String,
+    shots: std::sync::atomic::AtomicU32,
+}
+
+/// How long a step may take (a first login generates an OTR key; SMP takes a few seconds in wasm).
+pub const STEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Person {
+    /// Starts a browser whose preferred language is `lang`; `passphrase` is the app passphrase
+    /// this person will choose.
+    pub async fn start(label: &str, lang: &str, passphrase: &str) -> Person {
+        let browser = candado_harness::Chromium::start(label, lang)
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        Person {
+            browser,
+            label: label.to_string(),
+            passphrase: passphrase.to_string(),
+            shots: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    /// The app passphrase of this person.
+    pub fn passphrase(&self) -> &str {
+        &self.passphrase
+    }
+
+    /// Opens the app.
+    pub async fn open(&self, url: &str) {
+        self.browser.client.goto(url).await.unwrap();
+    }
+
+    /// Reloads the page.
+    pub async fn reload(&self) {
+        self.browser.client.refresh().await.unwrap();
+    }
+
+    /// Saves `target/e2e/<label>-NN-<step>.png`.
+    pub async fn shot(&self, step: &str) {
+        let n = self
+            .shots
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{}-{n:02}-{step}", self.label);
+        let _ = self.browser.screenshot(&name).await;
+    }
+
+    async fn fail(&self, what: String) -> ! {
+        self.shot("FAILED").await;
+        panic!("{}: {what}", self.label);
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        let deadline = std::time::Instant::now() + STEP;
+        loop {
+            if let Ok(el) = self.browser.client.find(fantoccini::Locator::Css(css)).await {
+                if el.is_displayed().await.unwrap_or(false) {
+                    return el;
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                self.fail(format!("no visible element {css} after {STEP:?}"))
+                    .await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `css` is on the page and visible.
+    pub async fn wait_visible(&self, css: &str) {
+        self.find(css).await;
+    }
+
+    /// Waits until `css` is on the page (visible or not).
+    pub async fn wait_css(&self, css: &str) {
+        let deadline = std::time::Instant::now() + STEP;
+        while self
+            .browser
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .is_err()
+        {
+            if std::time::Instant::now() > deadline {
+                self.fail(format!("no element {css} after {STEP:?}")).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `css` has `attr` = `value`.
+    pub async fn wait_attr(&self, css: &str, attr: &str, value: &str) {
+        if let Err(e) = self.browser.wait_for_attr(css, attr, value, STEP).await {
+            self.fail(e).await;
+        }
+    }
+
+    /// Waits for the screen named `name` (`#screen[data-screen]`).
+    pub async fn wait_screen(&self, name: &str) {
+        self.wait_attr("#screen", "data-screen", name).await;
+    }
+
+    /// Replaces the value of the input `css` with `text`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks `css` once it is visible and enabled.
+    pub async fn click(&self, css: &str) {
+        let deadline = std::time::Instant::now() + STEP;
+        loop {
+            let el = self.find(css).await;
+            if el.is_enabled().await.unwrap_or(false) && el.click().await.is_ok() {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                self.fail(format!("{css} never became clickable")).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Chooses `value` in the `<select>` `css`.
+    pub async fn select(&self, css: &str, value: &str) {
+        let el = self.find(css).await;
+        el.select_by_value(value).await.unwrap();
+    }
+
+    /// The text of `css`.
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    /// The current value of the input `css`.
+    pub async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// Whether the checkbox `css` is ticked.
+    pub async fn is_checked(&self, css: &str) -> bool {
+        self.find(css).await.is_selected().await.unwrap()
+    }
+
+    /// Waits until an item `list` has a `child` whose text is `text`.
+    pub async fn wait_text_in(&self, list: &str, child: &str, text: &str) {
+        let deadline = std::time::Instant::now() + STEP;
+        loop {
+            if self.item_with_text(list, child, text).await.is_some() {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                self.fail(format!("no {list} with {child} {text:?} after {STEP:?}"))
+                    .await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn item_with_text(
+        &self,
+        list: &str,
+        child: &str,
+        text: &str,
+    ) -> Option<fantoccini::elements::Element> {
+        let items = self
+            .browser
+            .client
+            .find_all(fantoccini::Locator::Css(list))
+            .await
+            .ok()?;
+        for item in items {
+            if let Ok(c) = item.find(fantoccini::Locator::Css(child)).await {
+                if c.text().await.ok().as_deref() == Some(text) {
+                    return Some(item);
+                }
+            }
+        }
+        None
+    }
+
+    /// The attribute `attr` of the item of `list` whose `child` reads `text`.
+    pub async fn attr_of_item_with_text(
+        &self,
+        list: &str,
+        child: &str,
+        text: &str,
+        attr: &str,
+    ) -> String {
+        match self.item_with_text(list, child, text).await {
+            Some(item) => item.attr(attr).await.unwrap().unwrap_or_default(),
+            None => self.fail(format!("no {list} with {text:?}")).await,
+        }
+    }
+
+    /// Ends the browser.
+    pub async fn close(self) {
+        self.browser.close().await;
+    }
+}

@@ -12,6 +12,7 @@ mod browser;
 mod ejabberd;
 mod prosody;
 mod static_server;
+mod ws_proxy;
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ pub use browser::Chromium;
 pub use ejabberd::Ejabberd;
 pub use prosody::{which, Prosody};
 pub use static_server::StaticServer;
+pub use ws_proxy::{Way, WsProxy};
 
 /// The workspace root (the folder with the top-level `Cargo.toml`).
 ///

@@ -1,0 +1,277 @@
+//! The guide's journey, by two people on two independent browser profiles (alice in Spanish, bob in
+//! English), through the built app and a real Prosody: app passphrase, registration, contact
+//! request, private conversation, verification with a question (wrong, then right, both ways),
+//! reload and unlock with the trust kept, and the end of the private conversation.
+//!
+//! Every step saves a screenshot under `target/e2e/journey-*.png`.
+
+use std::time::Duration;
+
+use candado_e2e::{dist_dir, Person};
+use candado_harness::{fresh_dir, Prosody, StaticServer, Way, WsProxy};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn serve_app(websocket_url: &str) -> StaticServer {
+    let server = StaticServer::start(&dist_dir(), 0).expect("serve dist/");
+    let config = serde_json::json!({ "domain": "localhost", "websocket_url": websocket_url });
+    server.set_file(
+        "/config.json",
+        "application/json",
+        config.to_string().into_bytes(),
+    );
+    server
+}
+
+/// Registers `user` in the app (after creating the app passphrase) and waits until it is online.
+async fn first_run_and_register(p: &Person, user: &str, remember: bool, endpoint: &str) {
+    p.wait_screen("first-run").await;
+    p.shot("first-run").await;
+    p.fill("#passphrase", p.passphrase()).await;
+    p.fill("#passphrase-confirm", p.passphrase()).await;
+    p.click("#create-vault").await;
+    p.wait_screen("add-account").await;
+    p.shot("add-account").await;
+    p.click("#mode-register").await;
+    p.fill("#account-user", user).await;
+    assert_eq!(p.value("#account-server").await, "localhost");
+    p.fill("#account-password", &format!("{user}-Contraseña-1")).await;
+    p.fill("#account-password-confirm", &format!("{user}-Contraseña-1"))
+        .await;
+    assert!(
+        !p.is_checked("#remember-password").await,
+        "remember must be off by default"
+    );
+    if remember {
+        p.click("#remember-password").await;
+    }
+    p.click("#account-submit").await;
+    // The guide: "Do you really want to connect to this server?"
+    p.wait_visible("#server-confirm").await;
+    assert_eq!(p.text("#confirm-domain").await, "localhost");
+    assert_eq!(p.text("#confirm-endpoint").await, endpoint);
+    p.shot("server-confirm").await;
+    p.click("#server-confirm-yes").await;
+    p.wait_screen("contacts").await;
+    p.wait_attr("#account-state", "data-state", "online").await;
+    p.shot("online").await;
+}
+
+async fn open_chat(p: &Person, peer: &str) {
+    let contact = format!("li.contact[data-jid='{peer}'] .contact-open");
+    p.wait_visible(&contact).await;
+    p.click(&contact).await;
+    p.wait_attr("#screen", "data-peer", peer).await;
+}
+
+async fn send(p: &Person, text: &str) {
+    p.fill("#message-input", text).await;
+    p.click("#send").await;
+}
+
+/// Waits for an incoming message with `text`; returns its `data-encrypted`.
+async fn wait_incoming(p: &Person, text: &str) -> String {
+    let css = "li.message[data-direction='incoming']";
+    p.wait_text_in(css, ".message-text", text).await;
+    p.attr_of_item_with_text(css, ".message-text", text, "data-encrypted")
+        .await
+}
+
+async fn padlock(p: &Person, state: &str) {
+    p.wait_attr("#padlock", "data-padlock", state).await;
+}
+
+async fn ask(p: &Person, question: &str, answer: &str) {
+    p.click("#padlock").await;
+    p.click("#verify").await;
+    p.wait_visible("#verify-dialog").await;
+    p.click("#verify-question-tab").await;
+    assert!(
+        !p.text("#smp-hint").await.is_empty(),
+        "the case-sensitivity hint is shown"
+    );
+    p.fill("#smp-question", question).await;
+    p.fill("#smp-answer", answer).await;
+    p.shot("verify-ask").await;
+    p.click("#smp-ask-submit").await;
+}
+
+async fn answer(p: &Person, question: &str, answer: &str) {
+    p.wait_visible("#smp-incoming").await;
+    assert_eq!(p.text("#smp-incoming-question").await, question);
+    p.fill("#smp-incoming-answer", answer).await;
+    p.shot("verify-answer").await;
+    p.click("#smp-incoming-submit").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_walk_the_guide() {
+    let prosody = Prosody::start(&fresh_dir("e2e", "journey").unwrap(), "localhost").unwrap();
+    let endpoint = prosody.websocket_url();
+    let server = serve_app(&endpoint);
+    let alice = Person::start("journey-alice", "es-AR", "alce azul 7 montañas").await;
+    let bob = Person::start("journey-bob", "en-US", "bob's long passphrase 42").await;
+    alice.open(&server.url()).await;
+    bob.open(&server.url()).await;
+
+    // App passphrase and accounts (bob asks the app to remember his password; alice does not).
+    first_run_and_register(&alice, "alice", false, &endpoint).await;
+    first_run_and_register(&bob, "bob", true, &endpoint).await;
+
+    // alice adds bob; bob accepts.
+    alice.fill("#add-contact-jid", "bob@localhost").await;
+    alice.click("#add-contact").await;
+    let request = "li.request[data-jid='alice@localhost']";
+    bob.wait_visible(request).await;
+    bob.shot("request").await;
+    bob.click(&format!("{request} .request-accept")).await;
+    alice
+        .wait_attr("li.contact[data-jid='bob@localhost']", "data-presence", "available")
+        .await;
+    bob.wait_attr("li.contact[data-jid='alice@localhost']", "data-presence", "available")
+        .await;
+    alice.shot("contacts").await;
+
+    // alice starts encryption: both padlocks "encrypted, not verified".
+    open_chat(&alice, "bob@localhost").await;
+    open_chat(&bob, "alice@localhost").await;
+    padlock(&alice, "not_encrypted").await;
+    alice.click("#padlock").await;
+    alice.shot("padlock-menu").await;
+    alice.click("#start-private").await;
+    padlock(&alice, "encrypted_unverified").await;
+    padlock(&bob, "encrypted_unverified").await;
+    let label = alice.text("#padlock-label").await;
+    assert!(label.contains("sin verificar"), "{label:?}");
+    let label = bob.text("#padlock-label").await;
+    assert!(label.contains("not verified"), "{label:?}");
+    alice.shot("private-started").await;
+
+    // Messages both ways, encrypted.
+    send(&alice, "Hola Bob, ¿me leés?").await;
+    assert_eq!(wait_incoming(&bob, "Hola Bob, ¿me leés?").await, "true");
+    send(&bob, "<b>Yes</b> & more").await;
+    assert_eq!(wait_incoming(&alice, "<b>Yes</b> & more").await, "true");
+    alice.shot("messages").await;
+    bob.shot("messages").await;
+
+    // alice asks; bob answers wrong (the answer is case-sensitive): failure on both sides.
+    let question = "¿Dónde nos conocimos?";
+    ask(&alice, question, "Rosario").await;
+    answer(&bob, question, "rosario").await;
+    alice.wait_css("li.notice[data-notice='verification_failed']").await;
+    bob.wait_css("li.notice[data-notice='verification_failed']").await;
+    padlock(&alice, "encrypted_unverified").await;
+    alice.shot("verification-failed").await;
+
+    // Then right: verified for alice only.
+    ask(&alice, question, "Rosario").await;
+    answer(&bob, question, "Rosario").await;
+    padlock(&alice, "verified").await;
+    bob.wait_css("li.notice[data-notice='answered_correctly']").await;
+    padlock(&bob, "encrypted_unverified").await;
+    alice.shot("verified").await;
+
+    // bob asks alice: verified for both.
+    let question = "What did we eat?";
+    ask(&bob, question, "Empanadas").await;
+    answer(&alice, question, "Empanadas").await;
+    padlock(&bob, "verified").await;
+    padlock(&alice, "verified").await;
+    bob.shot("verified").await;
+
+    // Both reload and unlock: the trust is still there at the next private conversation.
+    for p in [&alice, &bob] {
+        p.reload().await;
+        p.wait_screen("unlock").await;
+        p.fill("#unlock-passphrase", "wrong passphrase").await;
+        p.click("#unlock").await;
+        p.wait_visible("#unlock-error").await;
+        p.shot("unlock-wrong").await;
+        p.fill("#unlock-passphrase", p.passphrase()).await;
+        p.click("#unlock").await;
+        p.wait_screen("contacts").await;
+    }
+    // bob's password was remembered: he is online by himself. alice types hers.
+    bob.wait_attr("#account-state", "data-state", "online").await;
+    alice.fill("#login-password", "alice-Contraseña-1").await;
+    alice.click("#login").await;
+    alice.wait_attr("#account-state", "data-state", "online").await;
+    open_chat(&alice, "bob@localhost").await;
+    open_chat(&bob, "alice@localhost").await;
+    alice.click("#padlock").await;
+    alice.click("#start-private").await;
+    padlock(&alice, "verified").await;
+    padlock(&bob, "verified").await;
+    alice.shot("verified-after-reload").await;
+
+    // bob ends the private conversation: alice sees it and her padlock opens.
+    bob.click("#padlock").await;
+    bob.click("#end-private").await;
+    padlock(&bob, "not_encrypted").await;
+    alice
+        .wait_css("li.notice[data-notice='peer_ended_private']")
+        .await;
+    padlock(&alice, "not_encrypted").await;
+    alice.shot("peer-ended").await;
+
+    alice.close().await;
+    bob.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_always_encrypt_no_plaintext_reaches_the_server() {
+    let prosody = Prosody::start(&fresh_dir("e2e", "always").unwrap(), "localhost").unwrap();
+    // The app talks to Prosody through a relay that keeps every frame: what the server could read.
+    let relay = WsProxy::start(&prosody.websocket_url()).unwrap();
+    let server = serve_app(&relay.url());
+    let alice = Person::start("always-alice", "es-AR", "frase de alice 123").await;
+    let bob = Person::start("always-bob", "en-US", "phrase of bob 456").await;
+    alice.open(&server.url()).await;
+    bob.open(&server.url()).await;
+    first_run_and_register(&alice, "alice", false, &relay.url()).await;
+    first_run_and_register(&bob, "bob", false, &relay.url()).await;
+    alice.fill("#add-contact-jid", "bob@localhost").await;
+    alice.click("#add-contact").await;
+    let request = "li.request[data-jid='alice@localhost']";
+    bob.wait_visible(request).await;
+    bob.click(&format!("{request} .request-accept")).await;
+    alice
+        .wait_attr("li.contact[data-jid='bob@localhost']", "data-presence", "available")
+        .await;
+
+    // alice: "always encrypt".
+    alice.click("#settings-open").await;
+    alice.wait_screen("settings").await;
+    alice.select("#policy", "always").await;
+    alice.shot("settings-always").await;
+    alice.click("#settings-close").await;
+    alice.wait_screen("contacts").await;
+
+    // A message typed before any private conversation exists waits, then arrives encrypted.
+    open_chat(&alice, "bob@localhost").await;
+    padlock(&alice, "not_encrypted").await;
+    let secret = "El lugar de la reunión es secreto";
+    send(&alice, secret).await;
+    alice.shot("queued").await;
+    open_chat(&bob, "alice@localhost").await;
+    assert_eq!(wait_incoming(&bob, secret).await, "true");
+    padlock(&alice, "encrypted_unverified").await;
+    bob.shot("received-encrypted").await;
+
+    let leaked: Vec<String> = relay
+        .frames()
+        .into_iter()
+        .filter(|(way, f)| *way == Way::Up && f.contains("reuni"))
+        .map(|(_, f)| f)
+        .collect();
+    assert!(leaked.is_empty(), "plaintext reached the server: {leaked:?}");
+    // And the message did travel, as OTR data.
+    assert!(relay
+        .frames()
+        .iter()
+        .any(|(way, f)| *way == Way::Up && f.contains("?OTR:AAM")));
+
+    alice.close().await;
+    bob.close().await;
+}
