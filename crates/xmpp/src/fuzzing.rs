@@ -356,7 +356,7 @@ pub fn session_at(stage: Stage) -> Option<Staged> {
                 s.command(Command::Close)?;
             } else {
                 s.command(Command::RequestRoster { ver: None })?;
-                s.command(Command::Ping)?;
+                s.command(Command::Ping { to: None })?;
                 s.command(Command::SendMessage {
                     to: "romeo@example.net".parse().ok()?,
                     body: "hello".to_owned(),

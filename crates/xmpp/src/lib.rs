@@ -28,9 +28,10 @@
 //! `tests/servers.rs` drives this session through a native WebSocket against a private
 //! Prosody 0.12 (SCRAM-SHA-1) and a private ejabberd 23.01 (SCRAM-SHA-256), each started from
 //! the config kept in the repository: in-band registration, login, roster and subscriptions,
-//! presence, messages both ways, blocking, carbons, stream management across lost sockets
-//! (every message exactly once), group chat, an upload slot and its `PUT` (Prosody), a wrong
-//! password, an unreachable server.
+//! presence, messages both ways, blocking, pings to clients, the server and a missing
+//! account, carbons, stream management across lost sockets (every message exactly once),
+//! group chat, subscription pre-approval, a SASLprep'ed non-ASCII password, an upload slot
+//! and its `PUT` (Prosody), a wrong password, an unreachable server.
 //!
 //! # Supported
 //!
@@ -41,14 +42,24 @@
 //!   [`CloseReason::Protocol`], never a panic.
 //! * SASL SCRAM-SHA-256 and SCRAM-SHA-1 with the server signature verified; PLAIN only over
 //!   [`Transport::Secure`] or with [`Config::allow_plain_on_insecure`] (loopback tests).
+//!   SASLprep (RFC 4013) of the password and username first (also for in-band registration
+//!   and password changes); a password it refuses ends the session before anything is sent
+//!   ([`CloseReason::InvalidCredentials`]).
 //! * Resource binding, the legacy session request where a server still requires it.
 //! * Stream errors, SASL failures, bind failures, timeouts as [`Event::Closed`] reasons.
 //! * Roster get (with versioning), set, remove, pushes (only from our own account).
 //! * Presence (show, status, priority), the subscription handshake (subscribe, subscribed,
-//!   unsubscribe, unsubscribed; `subscribed` before a request is a pre-approval).
+//!   unsubscribe, unsubscribed). `subscribed` before a request is a pre-approval (RFC 6121
+//!   §3.4): sent only when the server advertises `urn:xmpp:features:pre-approval`
+//!   ([`Session::supports_preapproval`]), refused with
+//!   [`CommandError::PreApprovalUnsupported`] otherwise.
 //! * Messages (chat, normal, groupchat, headline; thread) with ids, and message errors;
 //!   XEP-0203 delay stamps on stored messages.
-//! * XEP-0199 ping: answered, sent as a keepalive, and on request ([`Command::Ping`]).
+//! * XEP-0199 ping: answered, sent as a keepalive, and on request to our server or any
+//!   entity ([`Command::Ping`], answered by [`Event::Pong`] with the round trip or
+//!   [`Event::RequestFailed`]).
+//! * Requests sent by commands that get no answer within [`Config::request_timeout`] fail
+//!   with the condition `timeout`.
 //! * XEP-0198 stream management: enable with resumption, acks both ways ([`Event::Acked`]
 //!   per message), resumption on a new socket with unacknowledged stanzas sent again, and
 //!   when resumption is refused the unacknowledged stanzas handed back
@@ -77,10 +88,10 @@
 //!
 //! # Not supported (yet)
 //!
-//! SCRAM `-PLUS` channel binding (browsers expose no TLS channel binding); SASLprep of
-//! passwords (passwords are used as their UTF-8 bytes); STARTTLS (not used over
-//! WebSocket). Subscription pre-approval is sent (`ApproveSubscription` before any request)
-//! but the server's `urn:xmpp:features:pre-approval` feature is not checked. MUC: no room
+//! SCRAM `-PLUS` channel binding (browsers expose no TLS channel binding); STARTTLS (not
+//! used over WebSocket). Whether an `ApproveSubscription` answers a request is judged from
+//! what this session saw (requests received, `from`/`both` in roster results and pushes),
+//! not from server state it was not told about. MUC: no room
 //! configuration beyond instant rooms, no moderation commands, no invitations, no nickname
 //! change command; rooms are not rejoined after a fresh (non-resumed) session. Caps of
 //! others are reported, not cached or verified against their disco answer.
@@ -171,7 +182,7 @@ mod sm;
 mod stanza;
 mod types;
 
-pub use credentials::{Password, Seed};
+pub use credentials::{CredentialError, Password, Seed};
 pub use framing::{FrameError, Limits};
 pub use register::{FieldValue, FormField, MediaData, RegistrationForm, SubmitError};
 pub use session::{Resumption, Session};

@@ -1,6 +1,6 @@
 //! The client session state machine.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -11,7 +11,7 @@ use xmpp_parsers::iq::Iq;
 use xmpp_parsers::presence;
 use xmpp_parsers::roster::Roster;
 
-use crate::credentials::{Password, Seed};
+use crate::credentials::{self, CredentialError, Password, Seed};
 use crate::disco::{self, OurInfo};
 use crate::ext;
 use crate::framing::{self, Framing, NS_CLIENT, NS_FRAMING, NS_STREAMS};
@@ -29,6 +29,7 @@ const NS_BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 const NS_SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
 const NS_XMPP_STREAMS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
 const NS_ROSTERVER: &str = "urn:xmpp:features:rosterver";
+const NS_PREAPPROVAL: &str = "urn:xmpp:features:pre-approval";
 
 /// A sans-IO XMPP client session over one WebSocket (RFC 7395, RFC 6120, RFC 6121).
 ///
@@ -43,7 +44,7 @@ const NS_ROSTERVER: &str = "urn:xmpp:features:rosterver";
 ///   * [`Session::register`]: create the account first (XEP-0077), then log in;
 ///   * [`Session::resume`]: resume a stream-management session on a new socket (XEP-0198).
 /// * **Getters:** [`Session::jid`] (bound full JID while online), [`Session::is_online`],
-///   [`Session::is_closed`].
+///   [`Session::is_closed`], [`Session::supports_preapproval`].
 /// * **Inputs (`handle_*`):**
 ///   * [`Session::handle_frame`]: one received WebSocket text frame;
 ///   * [`Session::handle_command`]: something the owner wants done ([`Command`]); returns
@@ -116,8 +117,17 @@ pub struct Session {
     info: OurInfo,
     /// Rooms we are in or entering (XEP-0045).
     rooms: BTreeMap<BareJid, Room>,
-    /// Where requests to other entities went (disco, upload), to check who answers.
+    /// Where requests to other entities went (disco, upload, ping), to check who answers.
     sent_to: BTreeMap<String, Jid>,
+    /// When each request sent by a command stops waiting for its answer.
+    request_deadlines: BTreeMap<String, Timestamp>,
+    /// The server advertised subscription pre-approval (RFC 6121 §3.4) after authentication.
+    preapproval: bool,
+    /// Contacts whose `subscribe` we received and have not answered (RFC 6121 §3.1.3).
+    pending_in: BTreeSet<BareJid>,
+    /// Contacts subscribed to our presence (`from`/`both`) per the roster results and pushes
+    /// seen.
+    subscribed_from: BTreeSet<BareJid>,
 }
 
 /// XEP-0198 state of one stream-management session.
@@ -154,6 +164,12 @@ pub struct Resumption {
     pending: BTreeMap<String, Pending>,
     /// Rooms we are in: a resumed stream keeps them.
     rooms: BTreeMap<BareJid, Room>,
+    /// Destinations and deadlines of those requests.
+    sent_to: BTreeMap<String, Jid>,
+    request_deadlines: BTreeMap<String, Timestamp>,
+    /// Subscription state the resumed stream keeps.
+    pending_in: BTreeSet<BareJid>,
+    subscribed_from: BTreeSet<BareJid>,
 }
 
 impl core::fmt::Debug for Resumption {
@@ -200,6 +216,7 @@ struct SessionConfig {
     keepalive_interval: Option<core::time::Duration>,
     keepalive_timeout: core::time::Duration,
     close_timeout: core::time::Duration,
+    request_timeout: core::time::Duration,
     client_name: String,
     caps_node: String,
 }
@@ -217,6 +234,8 @@ enum Pending {
     DiscoItems,
     Blocklist,
     UploadSlot,
+    /// An XEP-0199 ping sent at this time.
+    Ping(Timestamp),
     /// The default configuration of a room we created (XEP-0045 §10.1.2): the room is
     /// locked until the server accepts it, so `RoomJoined` waits for the answer.
     InstantRoom {
@@ -324,6 +343,7 @@ struct Features {
     session_required: bool,
     roster_versioning: bool,
     sm: bool,
+    preapproval: bool,
 }
 
 impl Features {
@@ -344,6 +364,8 @@ impl Features {
                 f.roster_versioning = true;
             } else if child.is("sm", NS_SM) {
                 f.sm = true;
+            } else if child.is("sub", NS_PREAPPROVAL) {
+                f.preapproval = true;
             }
         }
         f
@@ -364,9 +386,16 @@ impl Session {
             keepalive_interval,
             keepalive_timeout,
             close_timeout,
+            request_timeout,
             client_name,
             caps_node,
         } = config;
+        // SASLprep (RFC 4013) before anything is sent: a password it refuses could never
+        // authenticate, and registering it would create an account nobody can log in to.
+        let refused = password
+            .prepared()
+            .err()
+            .or_else(|| username_of(&jid).err());
         let id_prefix = seed.id_prefix();
         let info = OurInfo::new(&client_name, &caps_node);
         let mut session = Self {
@@ -380,6 +409,7 @@ impl Session {
                 keepalive_interval,
                 keepalive_timeout,
                 close_timeout,
+                request_timeout,
                 client_name,
                 caps_node,
             },
@@ -409,8 +439,15 @@ impl Session {
             info,
             rooms: BTreeMap::new(),
             sent_to: BTreeMap::new(),
+            request_deadlines: BTreeMap::new(),
+            preapproval: false,
+            pending_in: BTreeSet::new(),
+            subscribed_from: BTreeSet::new(),
         };
-        session.send_open();
+        match refused {
+            Some(e) => session.finish(CloseReason::InvalidCredentials(e)),
+            None => session.send_open(),
+        }
         session
     }
 
@@ -445,6 +482,10 @@ impl Session {
             roster_versioning,
             pending,
             rooms,
+            sent_to,
+            request_deadlines,
+            pending_in,
+            subscribed_from,
         } = resumption;
         let id_prefix = seed.id_prefix();
         let info = OurInfo::new(&config.client_name, &config.caps_node);
@@ -481,7 +522,11 @@ impl Session {
             ended: false,
             info,
             rooms,
-            sent_to: BTreeMap::new(),
+            sent_to,
+            request_deadlines,
+            preapproval: false,
+            pending_in,
+            subscribed_from,
         };
         session.send_open();
         session
@@ -509,6 +554,10 @@ impl Session {
             roster_versioning: self.roster_versioning,
             pending: core::mem::take(&mut self.pending),
             rooms: core::mem::take(&mut self.rooms),
+            sent_to: core::mem::take(&mut self.sent_to),
+            request_deadlines: core::mem::take(&mut self.request_deadlines),
+            pending_in: core::mem::take(&mut self.pending_in),
+            subscribed_from: core::mem::take(&mut self.subscribed_from),
         })
     }
 
@@ -537,6 +586,7 @@ impl Session {
             keepalive_interval: self.config.keepalive_interval,
             keepalive_timeout: self.config.keepalive_timeout,
             close_timeout: self.config.close_timeout,
+            request_timeout: self.config.request_timeout,
             client_name: self.config.client_name.clone(),
             caps_node: self.config.caps_node.clone(),
         }
@@ -548,6 +598,13 @@ impl Session {
             State::Online(o) => Some(&o.jid),
             _ => None,
         }
+    }
+
+    /// Whether the server advertised subscription pre-approval (RFC 6121 §3.4, stream
+    /// feature `<sub xmlns='urn:xmpp:features:pre-approval'/>`) after authentication on
+    /// this stream. Without it, [`Command::ApproveSubscription`] only answers requests.
+    pub fn supports_preapproval(&self) -> bool {
+        self.preapproval
     }
 
     /// Whether stanza commands are accepted.
@@ -580,6 +637,11 @@ impl Session {
             self.close_deadline,
             self.next_keepalive,
             self.keepalive_deadline.as_ref().map(|(_, t)| *t),
+            self.request_deadlines
+                .iter()
+                .filter(|(id, _)| self.pending.contains_key(*id))
+                .map(|(_, t)| *t)
+                .min(),
         ]
         .into_iter()
         .flatten()
@@ -617,6 +679,7 @@ impl Session {
             }
             return;
         }
+        self.expire_requests(now);
         if self.next_keepalive.is_some_and(|t| t <= now) {
             self.next_keepalive = self.config.keepalive_interval.map(|i| now.after(i));
             if self.keepalive_deadline.is_none() {
@@ -757,19 +820,19 @@ impl Session {
                 let id = self.new_id();
                 let ver = if self.roster_versioning { ver } else { None };
                 self.send(&stanza::roster_get(id.clone(), ver));
-                self.pending.insert(id.clone(), Pending::RosterGet);
+                self.await_answer(&id, Pending::RosterGet);
                 Some(id)
             }
             Command::SetRosterItem { jid, name, groups } => {
                 let id = self.new_id();
                 self.send(&stanza::roster_set(id.clone(), jid, name, groups, false));
-                self.pending.insert(id.clone(), Pending::Generic);
+                self.await_answer(&id, Pending::Generic);
                 Some(id)
             }
             Command::RemoveRosterItem { jid } => {
                 let id = self.new_id();
                 self.send(&stanza::roster_set(id.clone(), jid, None, Vec::new(), true));
-                self.pending.insert(id.clone(), Pending::Generic);
+                self.await_answer(&id, Pending::Generic);
                 Some(id)
             }
             Command::SendPresence {
@@ -791,10 +854,17 @@ impl Session {
                 None
             }
             Command::ApproveSubscription { to } => {
+                let answers_request =
+                    self.pending_in.contains(&to) || self.subscribed_from.contains(&to);
+                if !answers_request && !self.preapproval {
+                    return Err(CommandError::PreApprovalUnsupported);
+                }
+                self.pending_in.remove(&to);
                 self.send(&stanza::subscription(presence::Type::Subscribed, to));
                 None
             }
             Command::DenySubscription { to } => {
+                self.pending_in.remove(&to);
                 self.send(&stanza::subscription(presence::Type::Unsubscribed, to));
                 None
             }
@@ -826,11 +896,12 @@ impl Session {
                 }
                 Some(id)
             }
-            Command::Ping => {
+            Command::Ping { to } => {
                 let id = self.new_id();
-                let to = self.server_jid();
-                self.send(&stanza::ping(id.clone(), to));
-                self.pending.insert(id.clone(), Pending::Generic);
+                let to = to.unwrap_or_else(|| self.server_jid());
+                self.send(&stanza::ping(id.clone(), to.clone()));
+                self.sent_to.insert(id.clone(), to);
+                self.await_answer(&id, Pending::Ping(self.now));
                 Some(id)
             }
             Command::ChangePassword { new } => {
@@ -840,6 +911,8 @@ impl Session {
                 if !new.expose().chars().all(framing::is_xml_char) {
                     return Err(CommandError::UnencodablePassword);
                 }
+                // The server gets the prepared form, as SCRAM will prove it later.
+                let prepared = new.prepared().map_err(CommandError::Credentials)?;
                 let id = self.new_id();
                 let username = self
                     .config
@@ -851,12 +924,11 @@ impl Session {
                     from: None,
                     to: Some(self.server_jid()),
                     id: id.clone(),
-                    payload: register::change_password(&username, &new),
+                    payload: register::change_password(&username, &prepared),
                 }
                 .into();
                 self.send(&iq);
-                self.pending
-                    .insert(id.clone(), Pending::PasswordChange(new));
+                self.await_answer(&id, Pending::PasswordChange(new));
                 Some(id)
             }
             Command::RemoveAccount => {
@@ -869,7 +941,7 @@ impl Session {
                 }
                 .into();
                 self.send(&iq);
-                self.pending.insert(id.clone(), Pending::Generic);
+                self.await_answer(&id, Pending::Generic);
                 Some(id)
             }
             Command::Send { message } => {
@@ -905,7 +977,7 @@ impl Session {
                     Some(to.clone()),
                     disco::query(true, node),
                 ));
-                self.pending.insert(id.clone(), Pending::DiscoInfo);
+                self.await_answer(&id, Pending::DiscoInfo);
                 self.sent_to.insert(id.clone(), to);
                 Some(id)
             }
@@ -917,14 +989,14 @@ impl Session {
                     Some(to.clone()),
                     disco::query(false, node),
                 ));
-                self.pending.insert(id.clone(), Pending::DiscoItems);
+                self.await_answer(&id, Pending::DiscoItems);
                 self.sent_to.insert(id.clone(), to);
                 Some(id)
             }
             Command::RequestBlocklist => {
                 let id = self.new_id();
                 self.send(&ext::blocklist_get(id.clone()));
-                self.pending.insert(id.clone(), Pending::Blocklist);
+                self.await_answer(&id, Pending::Blocklist);
                 Some(id)
             }
             Command::Block { jids } => {
@@ -933,13 +1005,13 @@ impl Session {
                 }
                 let id = self.new_id();
                 self.send(&ext::block(id.clone(), &jids, true));
-                self.pending.insert(id.clone(), Pending::Generic);
+                self.await_answer(&id, Pending::Generic);
                 Some(id)
             }
             Command::Unblock { jids } => {
                 let id = self.new_id();
                 self.send(&ext::block(id.clone(), &jids, false));
-                self.pending.insert(id.clone(), Pending::Generic);
+                self.await_answer(&id, Pending::Generic);
                 Some(id)
             }
             Command::RequestUploadSlot {
@@ -957,7 +1029,7 @@ impl Session {
                     size,
                     content_type.as_deref(),
                 ));
-                self.pending.insert(id.clone(), Pending::UploadSlot);
+                self.await_answer(&id, Pending::UploadSlot);
                 Some(id)
             }
             Command::JoinRoom {
@@ -1008,8 +1080,44 @@ impl Session {
     fn carbons(&mut self, enable: bool) -> String {
         let id = self.new_id();
         self.send(&ext::carbons(id.clone(), enable));
-        self.pending.insert(id.clone(), Pending::Generic);
+        self.await_answer(&id, Pending::Generic);
         id
+    }
+
+    /// Records a request sent by a command, answered within `request_timeout` or failed.
+    fn await_answer(&mut self, id: &str, pending: Pending) {
+        self.pending.insert(id.to_owned(), pending);
+        self.request_deadlines
+            .insert(id.to_owned(), self.now.after(self.config.request_timeout));
+    }
+
+    /// Fails the requests whose answer is overdue (`RequestFailed`, condition `timeout`).
+    fn expire_requests(&mut self, now: Timestamp) {
+        let overdue: Vec<String> = self
+            .request_deadlines
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in overdue {
+            self.request_deadlines.remove(&id);
+            self.sent_to.remove(&id);
+            match self.pending.remove(&id) {
+                // Answered already, or not waited for this way.
+                None => {}
+                Some(p @ (Pending::Keepalive | Pending::InstantRoom { .. })) => {
+                    self.pending.insert(id, p);
+                }
+                Some(_) => self.events.push_back(Event::RequestFailed {
+                    id,
+                    error: crate::types::StanzaErrorInfo {
+                        kind: "wait".into(),
+                        condition: "timeout".into(),
+                        text: None,
+                    },
+                }),
+            }
+        }
     }
 
     // ---- framing -------------------------------------------------------------------------
@@ -1095,6 +1203,7 @@ impl Session {
                 return State::Closed;
             }
             self.roster_versioning = features.roster_versioning;
+            self.preapproval = features.preapproval;
             if let Some(from) = self.resume_from.take() {
                 if features.sm {
                     let h = self.sm.as_ref().map_or(0, |sm| sm.counters.inbound);
@@ -1161,6 +1270,7 @@ impl Session {
         // Requests of the old stream will never be answered.
         self.pending.clear();
         self.sent_to.clear();
+        self.request_deadlines.clear();
         self.bound_jid = None;
         // The server took us out of every room with the old stream: say so, so the owner
         // can join again once online.
@@ -1304,7 +1414,17 @@ impl Session {
             self.state = State::Registration(Registration::AwaitingSubmission { form, mechanisms });
             return Err(CommandError::NoRegistrationForm);
         };
-        let query = match register::submission(&form, values, &username, password) {
+        // XEP-0077 carries the password as typed; send the SASLprep form SCRAM will prove,
+        // so that servers which do not prepare it themselves store the same password.
+        let password = match password.prepared() {
+            Ok(p) => p,
+            Err(e) => {
+                self.state =
+                    State::Registration(Registration::AwaitingSubmission { form, mechanisms });
+                return Err(CommandError::Credentials(e));
+            }
+        };
+        let query = match register::submission(&form, values, &username, &password) {
             Ok(q) => q,
             Err(e) => {
                 self.state =
@@ -1346,12 +1466,17 @@ impl Session {
             );
             return State::Closed;
         };
-        let username = self
-            .config
-            .jid
-            .node()
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default();
+        // RFC 5802 §5.1 and RFC 4616 §2: both username and password are SASLprep'ed;
+        // SCRAM escapes ',' and '=' in the username afterwards.
+        let prepared =
+            username_of(&self.config.jid).and_then(|u| password.prepared().map(|p| (u, p)));
+        let (username, password) = match prepared {
+            Ok(up) => up,
+            Err(e) => {
+                self.fail(CloseReason::InvalidCredentials(e), None);
+                return State::Closed;
+            }
+        };
         let hash = if has("SCRAM-SHA-256") {
             Some(ScramHash::Sha256)
         } else if has("SCRAM-SHA-1") {
@@ -1678,6 +1803,17 @@ impl Session {
     fn on_presence(&mut self, element: Element) {
         let Some(room_jid) = self.room_of(&element) else {
             let ev = stanza::presence_event(element, &self.config.jid);
+            match &ev {
+                Event::SubscriptionRequest { from, .. } => {
+                    self.pending_in.insert(from.clone());
+                }
+                // The contact withdrew its request (RFC 6121 §3.3.2 for a pending one).
+                Event::ContactUnsubscribed { from } => {
+                    self.pending_in.remove(from);
+                    self.subscribed_from.remove(from);
+                }
+                _ => {}
+            }
             self.events.push_back(ev);
             return;
         };
@@ -1781,10 +1917,17 @@ impl Session {
                 match self.pending.remove(&id) {
                     Some(Pending::RosterGet) => match payload.map(Roster::try_from) {
                         None => self.events.push_back(Event::RosterUpToDate),
-                        Some(Ok(roster)) => self.events.push_back(Event::Roster {
-                            ver: roster.ver,
-                            items: roster.items.into_iter().map(stanza::roster_item).collect(),
-                        }),
+                        Some(Ok(roster)) => {
+                            let items: Vec<_> =
+                                roster.items.into_iter().map(stanza::roster_item).collect();
+                            for item in &items {
+                                self.note_roster_item(item);
+                            }
+                            self.events.push_back(Event::Roster {
+                                ver: roster.ver,
+                                items,
+                            });
+                        }
                         Some(Err(e)) => self.events.push_back(Event::StanzaDropped {
                             reason: format!("invalid roster: {e}"),
                         }),
@@ -1805,7 +1948,8 @@ impl Session {
                         Pending::DiscoInfo
                         | Pending::DiscoItems
                         | Pending::Blocklist
-                        | Pending::UploadSlot,
+                        | Pending::UploadSlot
+                        | Pending::Ping(_),
                     ) => {}
                 }
             }
@@ -1832,7 +1976,8 @@ impl Session {
                         | Pending::DiscoInfo
                         | Pending::DiscoItems
                         | Pending::Blocklist
-                        | Pending::UploadSlot,
+                        | Pending::UploadSlot
+                        | Pending::Ping(_),
                     ) => {
                         self.events.push_back(Event::RequestFailed { id, error });
                     }
@@ -1894,7 +2039,11 @@ impl Session {
         matches!(
             self.pending.get(id),
             Some(
-                Pending::DiscoInfo | Pending::DiscoItems | Pending::Blocklist | Pending::UploadSlot
+                Pending::DiscoInfo
+                    | Pending::DiscoItems
+                    | Pending::Blocklist
+                    | Pending::UploadSlot
+                    | Pending::Ping(_)
             )
         )
     }
@@ -1943,6 +2092,13 @@ impl Session {
                 },
                 None => bad("disco#items"),
             },
+            Pending::Ping(sent) => Event::Pong {
+                id,
+                from: asked,
+                round_trip: core::time::Duration::from_millis(
+                    self.now.as_millis().saturating_sub(sent.as_millis()),
+                ),
+            },
             Pending::Blocklist => match payload
                 .filter(|p| p.is("blocklist", xmpp_parsers::ns::BLOCKING))
                 .as_ref()
@@ -1973,6 +2129,22 @@ impl Session {
         };
         self.events.push_back(ev);
         true
+    }
+
+    /// Who is subscribed to our presence, so that approving them again is not taken for a
+    /// pre-approval.
+    fn note_roster_item(&mut self, item: &crate::types::RosterItem) {
+        use crate::types::Subscription;
+        if matches!(item.subscription, Subscription::From | Subscription::Both) {
+            self.subscribed_from.insert(item.jid.clone());
+            // RFC 6121 §3.1.6: the request is answered.
+            self.pending_in.remove(&item.jid);
+        } else {
+            self.subscribed_from.remove(&item.jid);
+        }
+        if item.subscription == Subscription::Remove {
+            self.pending_in.remove(&item.jid);
+        }
     }
 
     fn on_blocking_push(&mut self, from: Option<Jid>, id: String, payload: &Element) {
@@ -2018,9 +2190,11 @@ impl Session {
             Ok(roster) if roster.items.len() == 1 => {
                 let ver = roster.ver;
                 for item in roster.items {
+                    let item = stanza::roster_item(item);
+                    self.note_roster_item(&item);
                     self.events.push_back(Event::RosterPush {
                         ver: ver.clone(),
-                        item: stanza::roster_item(item),
+                        item,
                     });
                 }
                 self.send(&stanza::iq_result(id, from));
@@ -2160,9 +2334,15 @@ impl Session {
             self.pending.clear();
             self.rooms.clear();
             self.sent_to.clear();
+            self.request_deadlines.clear();
         }
         self.events.push_back(Event::Closed { reason });
     }
+}
+
+/// The SASL username: the JID localpart after SASLprep (RFC 6120 §6.3.8, RFC 4013).
+fn username_of(jid: &BareJid) -> Result<String, CredentialError> {
+    credentials::prepare_username(jid.node().map(|n| n.as_str()).unwrap_or_default())
 }
 
 /// `<auth/>`/`<response/>` with base64 data; RFC 6120 §6.4.2 writes empty data as `=`.

@@ -10,6 +10,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::*;
+use crate::credentials::CredentialError;
 use crate::framing::{parse_frame, FrameError, Limits};
 use crate::register::FieldValue;
 use crate::types::{MessageKind, RosterItem, Show, StanzaErrorInfo, Subscription};
@@ -46,6 +47,12 @@ const FEATURES_BIND: &str = "<stream:features xmlns='jabber:client' \
     xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session><ver \
     xmlns='urn:xmpp:features:rosterver'/><sm xmlns='urn:xmpp:sm:2'><optional/></sm><sm \
     xmlns='urn:xmpp:sm:3'><optional/></sm><csi xmlns='urn:xmpp:csi:0'/></stream:features>";
+
+/// Post-auth features with subscription pre-approval, as ejabberd puts it.
+const FEATURES_BIND_PREAPPROVAL: &str = "<stream:features \
+    xmlns:stream='http://etherx.jabber.org/streams'><bind \
+    xmlns='urn:ietf:params:xml:ns:xmpp-bind'/><sub xmlns='urn:xmpp:features:pre-approval'/>\
+    <ver xmlns='urn:xmpp:features:rosterver'/></stream:features>";
 
 /// Post-auth features of a server without stream management.
 const FEATURES_BIND_NO_SM: &str = "<stream:features xmlns='jabber:client' \
@@ -383,7 +390,128 @@ fn wrong_password_gives_auth_failed() {
         }
     );
     assert!(c.s.is_closed());
-    assert_eq!(c.s.handle_command(Command::Ping), Err(CommandError::Closed));
+    assert_eq!(
+        c.s.handle_command(Command::Ping { to: None }),
+        Err(CommandError::Closed)
+    );
+}
+
+/// RFC 4013: the password is prepared before SCRAM (the server proves the prepared form)
+/// and PLAIN, and before in-band registration and password changes.
+#[test]
+fn saslprep_is_applied_to_the_password() {
+    // U+00AD SOFT HYPHEN is mapped to nothing, U+2168 ROMAN NUMERAL NINE becomes "IX".
+    let typed = "contrase\u{F1}a-\u{2168}\u{AD}";
+    let prepared = "contrase\u{F1}a-IX";
+    for sha256 in [false, true] {
+        let mut cfg = config(Transport::Secure);
+        cfg.password = Password::new(typed);
+        let mut c = Client::new(cfg);
+        let auth = to_auth(
+            &mut c,
+            if sha256 {
+                FEATURES_ALL
+            } else {
+                FEATURES_SHA1_PLAIN
+            },
+        );
+        let server = ScramServer::start(&auth, sha256);
+        c.feed(&sasl_frame("challenge", server.server_first.as_bytes()));
+        let response = c.one_tx();
+        assert!(
+            server.finish(&response, typed).is_none(),
+            "raw bytes not used"
+        );
+        let fin = server
+            .finish(&response, prepared)
+            .expect("prepared form proven");
+        c.feed(&sasl_frame("success", fin.as_bytes()));
+        let evs = bind(&mut c);
+        assert!(matches!(evs.last(), Some(Event::Online { .. })), "{evs:?}");
+    }
+    let mut cfg = config(Transport::Secure);
+    cfg.password = Password::new("I\u{AD}X");
+    let mut c = Client::new(cfg);
+    let auth = to_auth(&mut c, FEATURES_PLAIN_ONLY);
+    assert_eq!(sasl_text(&auth), b"\0juliet\0IX");
+
+    // Registration and password change send the prepared form too.
+    let mut cfg = config(Transport::Secure);
+    cfg.password = Password::new(typed);
+    let mut c = Client {
+        s: Session::register(cfg, seed(), t(0)),
+    };
+    let _open = c.one_tx();
+    c.feed(OPEN);
+    c.feed(FEATURES_SHA1_PLAIN);
+    let get = c.one_tx();
+    c.feed(&form_iq(get.attr("id").unwrap(), PROSODY_REGISTER_FORM));
+    let _ = c.events();
+    let (_, set) = submit(&mut c, vec![]);
+    assert!(field_values(&set).contains(&("password".to_owned(), prepared.to_owned())));
+
+    let mut c = online();
+    c.s.handle_command(Command::ChangePassword {
+        new: Password::new("\u{2168}\u{AD}new"),
+    })
+    .unwrap();
+    let set = c.one_tx();
+    let query = set.get_child("query", NS_REGISTER).unwrap();
+    assert_eq!(
+        query.get_child("password", NS_REGISTER).unwrap().text(),
+        "IXnew"
+    );
+    assert_eq!(
+        c.s.handle_command(Command::ChangePassword {
+            new: Password::new("\u{627}1")
+        }),
+        Err(CommandError::Credentials(CredentialError::Password))
+    );
+    assert!(c.tx().is_empty());
+}
+
+/// A password SASLprep refuses ends the session before anything is sent, with a clear
+/// reason that does not repeat it.
+#[test]
+fn saslprep_refusal_is_reported_before_anything_is_sent() {
+    for bad in ["\u{7}", "\u{627}1", "pw\u{E000}", "\u{AD}"] {
+        for register in [false, true] {
+            let mut cfg = config(Transport::Secure);
+            cfg.password = Password::new(bad);
+            let mut c = Client {
+                s: if register {
+                    Session::register(cfg, seed(), t(0))
+                } else {
+                    Session::new(cfg, seed(), t(0))
+                },
+            };
+            assert!(c.tx().is_empty(), "{bad:?}: nothing sent");
+            let reason = c.closed_reason();
+            assert_eq!(
+                reason,
+                CloseReason::InvalidCredentials(CredentialError::Password)
+            );
+            assert!(reason.to_string().contains("SASLprep"));
+            assert!(!reason.to_string().contains(bad));
+            assert!(c.s.is_closed());
+            assert_eq!(c.s.poll_timeout(), None);
+            assert_eq!(
+                c.s.handle_command(Command::Ping { to: None }),
+                Err(CommandError::Closed)
+            );
+        }
+    }
+}
+
+/// The SASL username is the prepared localpart, with ',' and '=' escaped for SCRAM.
+#[test]
+fn scram_username_is_escaped() {
+    let mut cfg = config(Transport::Secure);
+    cfg.jid = "a=b,c@example.com".parse().unwrap();
+    let mut c = Client::new(cfg);
+    let auth = to_auth(&mut c, FEATURES_SHA1_PLAIN);
+    let first = String::from_utf8(sasl_text(&auth)).unwrap();
+    assert!(first.starts_with("n,,n=a=3Db=2Cc,r="), "{first}");
 }
 
 #[test]
@@ -619,7 +747,10 @@ fn our_close_waits_for_the_server_or_times_out() {
         vec!["<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>".to_owned()]
     );
     assert!(c.events().is_empty());
-    assert_eq!(c.s.handle_command(Command::Ping), Err(CommandError::Closed));
+    assert_eq!(
+        c.s.handle_command(Command::Ping { to: None }),
+        Err(CommandError::Closed)
+    );
     // RFC 6120 §4.4: what the server sends before its own close is still processed, but
     // nothing is answered.
     c.feed("<message xmlns='jabber:client' from='a@b/c'><body>late</body></message>");
@@ -1120,7 +1251,11 @@ fn presence_out() {
 
 #[test]
 fn subscription_handshake_commands() {
-    let mut c = online();
+    // The server advertises pre-approval (RFC 6121 §3.4).
+    let mut c = Client::new(config(Transport::Secure));
+    authenticate(&mut c, FEATURES_SHA1_PLAIN, false);
+    bind_with(&mut c, FEATURES_BIND_PREAPPROVAL);
+    assert!(c.s.supports_preapproval());
     let romeo: BareJid = "romeo@example.net".parse().unwrap();
     let cases = [
         (Command::Subscribe { to: romeo.clone() }, "subscribe"),
@@ -1144,6 +1279,120 @@ fn subscription_handshake_commands() {
             )]
         );
     }
+}
+
+/// Without the pre-approval feature, `ApproveSubscription` answers pending requests (and
+/// contacts already subscribed) but refuses to pre-approve, sending nothing.
+#[test]
+fn preapproval_refused_without_the_feature() {
+    let mut c = online();
+    assert!(!c.s.supports_preapproval());
+    let nurse: BareJid = "nurse@example.com".parse().unwrap();
+    let romeo: BareJid = "romeo@example.net".parse().unwrap();
+    let approve = |c: &mut Client, to: &BareJid| {
+        c.s.handle_command(Command::ApproveSubscription { to: to.clone() })
+    };
+    assert_eq!(
+        approve(&mut c, &nurse),
+        Err(CommandError::PreApprovalUnsupported)
+    );
+    assert!(c.tx().is_empty());
+    assert!(CommandError::PreApprovalUnsupported
+        .to_string()
+        .contains("pre-approval"));
+
+    // A request arrives: approving it is an answer, not a pre-approval.
+    c.feed("<presence xmlns='jabber:client' from='nurse@example.com/x' type='subscribe'/>");
+    let _ = c.events();
+    assert_eq!(approve(&mut c, &nurse), Ok(None));
+    assert_eq!(
+        c.tx(),
+        vec!["<presence xmlns='jabber:client' to='nurse@example.com' type='subscribed'/>"]
+    );
+    // Answered: approving again would be a pre-approval.
+    assert_eq!(
+        approve(&mut c, &nurse),
+        Err(CommandError::PreApprovalUnsupported)
+    );
+    // A denied request is answered too.
+    c.feed("<presence xmlns='jabber:client' from='romeo@example.net' type='subscribe'/>");
+    let _ = c.events();
+    c.s.handle_command(Command::DenySubscription { to: romeo.clone() })
+        .unwrap();
+    let _ = c.tx();
+    assert_eq!(
+        approve(&mut c, &romeo),
+        Err(CommandError::PreApprovalUnsupported)
+    );
+    // A request withdrawn by the contact is no longer pending.
+    c.feed("<presence xmlns='jabber:client' from='romeo@example.net' type='subscribe'/>");
+    c.feed("<presence xmlns='jabber:client' from='romeo@example.net' type='unsubscribe'/>");
+    let _ = c.events();
+    assert_eq!(
+        approve(&mut c, &romeo),
+        Err(CommandError::PreApprovalUnsupported)
+    );
+    // A contact the roster shows subscribed to us (`from`) may be approved again.
+    c.feed(
+        "<iq xmlns='jabber:client' type='set' id='push1'><query xmlns='jabber:iq:roster'>\
+         <item jid='romeo@example.net' subscription='from'/></query></iq>",
+    );
+    let _ = c.tx();
+    let _ = c.events();
+    assert_eq!(approve(&mut c, &romeo), Ok(None));
+    assert_eq!(c.tx().len(), 1);
+    // Pre-approval of someone else is still refused; other subscription commands are not
+    // affected.
+    let tybalt: BareJid = "tybalt@example.net".parse().unwrap();
+    assert_eq!(
+        approve(&mut c, &tybalt),
+        Err(CommandError::PreApprovalUnsupported)
+    );
+    assert_eq!(
+        c.s.handle_command(Command::Subscribe { to: tybalt.clone() }),
+        Ok(None)
+    );
+    assert_eq!(
+        c.s.handle_command(Command::DenySubscription { to: tybalt }),
+        Ok(None)
+    );
+    assert_eq!(c.tx().len(), 2);
+}
+
+/// The feature is read from the post-authentication features of each stream; a request
+/// still pending survives a resumption.
+#[test]
+fn preapproval_feature_and_pending_requests_across_resumption() {
+    let mut c = online_sm();
+    assert!(!c.s.supports_preapproval());
+    c.feed("<presence xmlns='jabber:client' from='nurse@example.com' type='subscribe'/>");
+    let _ = c.events();
+    c.s.handle_socket_closed();
+    let _ = c.events();
+    let res = c.s.take_resumption().unwrap();
+    let features_sm_preapproval = FEATURES_BIND.replace(
+        "<csi ",
+        "<sub xmlns='urn:xmpp:features:pre-approval'/><csi ",
+    );
+    let (mut c, _) = reconnect(res, &features_sm_preapproval);
+    assert!(c.s.supports_preapproval());
+    c.feed("<resumed xmlns='urn:xmpp:sm:3' h='0' previd='c2a9f5c1-sm'/>");
+    let _ = c.events();
+    let _ = c.tx();
+    // Now a pre-approval is allowed...
+    let tybalt: BareJid = "tybalt@example.net".parse().unwrap();
+    assert_eq!(
+        c.s.handle_command(Command::ApproveSubscription { to: tybalt }),
+        Ok(None)
+    );
+    // ...and so is the answer to the request received before the socket was lost.
+    assert_eq!(
+        c.s.handle_command(Command::ApproveSubscription {
+            to: "nurse@example.com".parse().unwrap()
+        }),
+        Ok(None)
+    );
+    assert_eq!(c.tx().len(), 2, "two presences");
 }
 
 #[test]
@@ -1259,7 +1508,10 @@ fn chat_messages_both_ways_with_ids() {
 #[test]
 fn ids_differ_between_sessions_with_different_seeds() {
     let mut a = online();
-    let ida = a.s.handle_command(Command::Ping).unwrap().unwrap();
+    let ida =
+        a.s.handle_command(Command::Ping { to: None })
+            .unwrap()
+            .unwrap();
     let mut b = Session::new(config(Transport::Secure), Seed::new([9u8; 32]), t(0));
     // Not online, but the id prefix is fixed at construction; compare prefixes.
     let _ = b.poll_transmit();
@@ -1307,13 +1559,180 @@ fn ping_and_unknown_iqs_are_answered() {
 #[test]
 fn client_ping_command() {
     let mut c = online();
-    let id = c.s.handle_command(Command::Ping).unwrap().unwrap();
+    c.s.handle_timeout(t(1_000));
+    let id =
+        c.s.handle_command(Command::Ping { to: None })
+            .unwrap()
+            .unwrap();
     let ping = c.one_tx();
     assert!(ping.has_child("ping", NS_PING));
+    assert_eq!(ping.attr("to"), Some("example.com"));
+    // The owner's clock moves on before the answer arrives.
+    c.s.handle_timeout(t(1_250));
     c.feed(&format!(
         "<iq xmlns='jabber:client' type='result' id='{id}' from='example.com'/>"
     ));
-    assert_eq!(c.events(), vec![Event::RequestSucceeded { id }]);
+    assert_eq!(
+        c.events(),
+        vec![Event::Pong {
+            id,
+            from: "example.com".parse().unwrap(),
+            round_trip: Duration::from_millis(250),
+        }]
+    );
+}
+
+/// XEP-0199 to any entity: a contact's full JID answers (pong), a bare JID of an unknown
+/// account gets an error from its server; answers from anyone else are ignored.
+#[test]
+fn ping_any_entity() {
+    let mut c = online();
+    let romeo: Jid = "romeo@example.net/orchard".parse().unwrap();
+    let id =
+        c.s.handle_command(Command::Ping {
+            to: Some(romeo.clone()),
+        })
+        .unwrap()
+        .unwrap();
+    let ping = c.one_tx();
+    assert_eq!(ping.attr("to"), Some("romeo@example.net/orchard"));
+    assert_eq!(ping.attr("type"), Some("get"));
+    assert!(ping.has_child("ping", NS_PING));
+    // A forged answer from our server or another resource is not the entity's.
+    for from in [
+        "example.com",
+        "romeo@example.net/other",
+        "romeo@example.net",
+    ] {
+        c.feed(&format!(
+            "<iq xmlns='jabber:client' type='result' id='{id}' from='{from}'/>"
+        ));
+    }
+    assert!(c.events().is_empty());
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='result' id='{id}' from='romeo@example.net/orchard'/>"
+    ));
+    assert_eq!(
+        c.events(),
+        vec![Event::Pong {
+            id: id.clone(),
+            from: romeo,
+            round_trip: Duration::ZERO
+        }]
+    );
+    // Answered once only.
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='result' id='{id}' from='romeo@example.net/orchard'/>"
+    ));
+    assert!(c.events().is_empty());
+
+    for (to, condition) in [
+        ("nobody@example.com", "service-unavailable"),
+        ("example.net", "feature-not-implemented"),
+        ("romeo@example.net/gone", "item-not-found"),
+        ("juliet@example.org", "remote-server-not-found"),
+    ] {
+        let id =
+            c.s.handle_command(Command::Ping {
+                to: Some(to.parse().unwrap()),
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.one_tx().attr("to"), Some(to));
+        c.feed(&format!(
+            "<iq xmlns='jabber:client' type='error' id='{id}' from='{to}'><error \
+             type='cancel'><{condition} xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+             </error></iq>"
+        ));
+        assert_eq!(
+            c.events(),
+            vec![Event::RequestFailed {
+                id,
+                error: StanzaErrorInfo {
+                    kind: "cancel".into(),
+                    condition: condition.into(),
+                    text: None
+                }
+            }],
+            "{to}"
+        );
+    }
+    // Our own bare JID is answered by the server on the account's behalf.
+    let own = Jid::from(jid());
+    let id =
+        c.s.handle_command(Command::Ping {
+            to: Some(own.clone()),
+        })
+        .unwrap()
+        .unwrap();
+    let _ = c.tx();
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='result' id='{id}' from='juliet@example.com'/>"
+    ));
+    assert!(matches!(c.events().as_slice(), [Event::Pong { from, .. }] if *from == own));
+}
+
+/// Requests the server never answers fail after `request_timeout`, by the caller's clock.
+#[test]
+fn unanswered_requests_time_out() {
+    let mut cfg = config(Transport::Secure);
+    cfg.request_timeout = Duration::from_secs(10);
+    cfg.keepalive_interval = None;
+    let mut c = Client::new(cfg);
+    authenticate(&mut c, FEATURES_SHA1_PLAIN, false);
+    bind(&mut c);
+    assert_eq!(c.s.poll_timeout(), None, "nothing outstanding");
+    c.s.handle_timeout(t(1_000));
+    let ping =
+        c.s.handle_command(Command::Ping {
+            to: Some("romeo@example.net/orchard".parse().unwrap()),
+        })
+        .unwrap()
+        .unwrap();
+    c.s.handle_timeout(t(3_000));
+    let roster =
+        c.s.handle_command(Command::RequestRoster { ver: None })
+            .unwrap()
+            .unwrap();
+    c.s.handle_timeout(t(4_000));
+    let disco =
+        c.s.handle_command(Command::QueryDiscoInfo {
+            to: "example.com".parse().unwrap(),
+            node: None,
+        })
+        .unwrap()
+        .unwrap();
+    let _ = c.tx();
+    assert_eq!(c.s.poll_timeout(), Some(t(11_000)));
+    // The roster answer comes in time; the others do not.
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='result' id='{roster}'><query \
+         xmlns='jabber:iq:roster'/></iq>"
+    ));
+    assert_eq!(c.events().len(), 1);
+    c.s.handle_timeout(t(10_999));
+    assert!(c.events().is_empty());
+    let timeout = |id: &str| Event::RequestFailed {
+        id: id.to_owned(),
+        error: StanzaErrorInfo {
+            kind: "wait".into(),
+            condition: "timeout".into(),
+            text: None,
+        },
+    };
+    c.s.handle_timeout(t(11_000));
+    assert_eq!(c.events(), vec![timeout(&ping)]);
+    // The answered roster request no longer sets the timer.
+    assert_eq!(c.s.poll_timeout(), Some(t(14_000)));
+    c.s.handle_timeout(t(20_000));
+    assert_eq!(c.events(), vec![timeout(&disco)]);
+    assert_eq!(c.s.poll_timeout(), None);
+    // A late answer is ignored.
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='result' id='{ping}' from='romeo@example.net/orchard'/>"
+    ));
+    assert!(c.events().is_empty());
+    assert!(c.s.is_online());
 }
 
 #[test]
@@ -2315,7 +2734,10 @@ fn control_characters_in_commands_do_not_panic() {
 #[test]
 fn sm_answers_to_old_requests_arrive_after_resumption() {
     let mut c = online_sm();
-    let ping = c.s.handle_command(Command::Ping).unwrap().unwrap();
+    let ping =
+        c.s.handle_command(Command::Ping { to: None })
+            .unwrap()
+            .unwrap();
     let _ = c.tx();
     c.s.handle_socket_closed();
     let _ = c.events();
@@ -2332,7 +2754,15 @@ fn sm_answers_to_old_requests_arrive_after_resumption() {
     c.feed(&format!(
         "<iq xmlns='jabber:client' type='result' id='{ping}' from='example.com'/>"
     ));
-    assert_eq!(c.events(), vec![Event::RequestSucceeded { id: ping }]);
+    assert_eq!(
+        c.events(),
+        vec![Event::Pong {
+            id: ping,
+            from: "example.com".parse().unwrap(),
+            // Sent at 0 on the old socket, answered after the resumption at 1 s.
+            round_trip: Duration::from_secs(1),
+        }]
+    );
 }
 
 #[test]

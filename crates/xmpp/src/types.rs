@@ -6,7 +6,7 @@ use core::time::Duration;
 
 use jid::{BareJid, FullJid, Jid};
 
-use crate::credentials::Password;
+use crate::credentials::{CredentialError, Password};
 use crate::framing::{FrameError, Limits};
 use crate::register::{FieldValue, RegistrationForm, SubmitError};
 use crate::scram::ScramError;
@@ -67,6 +67,11 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     /// Time to wait for the server's `<close/>` after ours.
     pub close_timeout: Duration,
+    /// Time allowed for the answer to a request sent by a command (roster, ping, disco,
+    /// upload slot, blocking, carbons, password change...). An unanswered request ends in
+    /// [`Event::RequestFailed`] with the condition `timeout`; an answer arriving later is
+    /// ignored.
+    pub request_timeout: Duration,
     /// Our name in service discovery (XEP-0030 identity `client/web`).
     pub client_name: String,
     /// Our XEP-0115 caps node (a URI for the software).
@@ -75,7 +80,8 @@ pub struct Config {
 
 impl Config {
     /// A configuration with the defaults: server-chosen resource, no PLAIN over `ws://`,
-    /// default [`Limits`], 30 s to get online, a ping every 60 s answered within 30 s.
+    /// default [`Limits`], 30 s to get online, a ping every 60 s answered within 30 s,
+    /// 60 s for the answer to a request.
     pub fn new(jid: BareJid, password: Password, transport: Transport) -> Self {
         Self {
             jid,
@@ -88,6 +94,7 @@ impl Config {
             keepalive_interval: Some(Duration::from_secs(60)),
             keepalive_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(60),
             client_name: "Candado".to_owned(),
             caps_node: "https://candado.invalid/caps".to_owned(),
         }
@@ -447,12 +454,25 @@ pub enum Event {
         /// The error.
         error: StanzaErrorInfo,
     },
-    /// A request sent by a command succeeded (roster set/remove, ping).
+    /// The answer to `Command::Ping` (XEP-0199): the entity is reachable.
+    Pong {
+        /// The id `handle_command` returned.
+        id: String,
+        /// The entity pinged (our server when the command named none).
+        from: Jid,
+        /// Time from `handle_command` to the answer, by the clock passed in
+        /// (`handle_timeout`, `Session::new`): the session's `now` when the answer arrived.
+        round_trip: Duration,
+    },
+    /// A request sent by a command succeeded (roster set/remove, blocking, carbons...).
     RequestSucceeded {
         /// The id `handle_command` returned.
         id: String,
     },
-    /// A request sent by a command failed.
+    /// A request sent by a command failed: the error the server or the entity returned
+    /// (for a ping e.g. `service-unavailable`, `feature-not-implemented`,
+    /// `item-not-found`, `remote-server-not-found`), or the condition `timeout` (type
+    /// `wait`) when no answer came within [`Config::request_timeout`].
     RequestFailed {
         /// The id `handle_command` returned.
         id: String,
@@ -635,6 +655,9 @@ pub enum CloseReason {
     Protocol(ProtocolError),
     /// The server sent a frame we refuse to parse (size, depth, malformed XML).
     BadFrame(FrameError),
+    /// The password or username is refused by SASLprep (RFC 4013). Reported by
+    /// [`crate::Session::new`] before anything is sent.
+    InvalidCredentials(CredentialError),
     /// Negotiation did not finish in time, or a keepalive ping went unanswered.
     Timeout,
     /// The socket went away (`Session::handle_socket_closed`).
@@ -659,6 +682,7 @@ impl fmt::Display for CloseReason {
             Self::BindFailed { error } => write!(f, "resource binding failed: {}", error.condition),
             Self::Protocol(e) => write!(f, "protocol violation by the server: {e}"),
             Self::BadFrame(e) => write!(f, "bad frame from the server: {e}"),
+            Self::InvalidCredentials(e) => write!(f, "{e}"),
             Self::Timeout => f.write_str("timed out"),
             Self::SocketClosed => f.write_str("connection lost"),
         }
@@ -755,7 +779,15 @@ pub enum Command {
         /// The contact.
         to: BareJid,
     },
-    /// Let `to` see our presence: approves a request, or pre-approves one (RFC 6121 §3.4).
+    /// Let `to` see our presence: approves a pending request from `to`, or pre-approves a
+    /// future one (RFC 6121 §3.4). A pre-approval needs a server that advertises it
+    /// ([`crate::Session::supports_preapproval`]); otherwise the command fails with
+    /// [`CommandError::PreApprovalUnsupported`] and nothing is sent.
+    ///
+    /// "Pending" means a `subscribe` from `to` arrived on this stream (or the stream it
+    /// resumed) and was not answered or withdrawn since; a contact already subscribed to
+    /// us (`from` or `both` in a roster result or push seen by this session) is not a
+    /// pre-approval either.
     ApproveSubscription {
         /// The contact.
         to: BareJid,
@@ -781,8 +813,14 @@ pub enum Command {
         /// Thread id, if continuing one.
         thread: Option<String>,
     },
-    /// Ping the server now (XEP-0199). Answered by `RequestSucceeded`/`RequestFailed`.
-    Ping,
+    /// Ping an entity (XEP-0199): `None` is our server, as the keepalive does; or any JID,
+    /// e.g. a contact's full JID, a bare JID (answered by its server for the account), a
+    /// domain. Answered by `Event::Pong` with the round trip, or `RequestFailed` with the
+    /// error (an answer from anyone but the entity pinged is ignored).
+    Ping {
+        /// The entity; `None` for our own server.
+        to: Option<Jid>,
+    },
     /// Send a message with extensions ([`OutgoingMessage`]). `handle_command` returns its
     /// id; it is tracked like `SendMessage` (acks, hand-back as [`crate::UnackedStanza`]).
     Send {
@@ -896,6 +934,11 @@ pub enum CommandError {
     InvalidSubmission(SubmitError),
     /// The password holds characters XML cannot carry (most control characters).
     UnencodablePassword,
+    /// The new password is refused by SASLprep (RFC 4013).
+    Credentials(CredentialError),
+    /// `ApproveSubscription` would be a pre-approval (no request from that contact is
+    /// pending) and the server does not advertise `urn:xmpp:features:pre-approval`.
+    PreApprovalUnsupported,
     /// The command would send the password in clear text over [`Transport::Insecure`]
     /// without [`Config::allow_plain_on_insecure`].
     InsecureTransport,
@@ -914,6 +957,11 @@ impl fmt::Display for CommandError {
             Self::UnencodablePassword => {
                 f.write_str("the password contains characters XML cannot carry")
             }
+            Self::Credentials(e) => write!(f, "{e}"),
+            Self::PreApprovalUnsupported => f.write_str(
+                "the server does not support subscription pre-approval, and that contact \
+                 has not asked to subscribe",
+            ),
             Self::InsecureTransport => {
                 f.write_str("refusing to send the password in clear text over ws://")
             }

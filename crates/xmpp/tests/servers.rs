@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use candado_harness::{free_port, fresh_dir, Ejabberd, Prosody};
 use candado_xmpp::{
-    CarbonDirection, CloseReason, Command, Config, Event, MessageKind, OutgoingMessage, Password,
-    Seed, Session, Show, Subscription, Timestamp, Transport,
+    CarbonDirection, CloseReason, Command, CommandError, Config, Event, MessageKind,
+    OutgoingMessage, Password, Seed, Session, Show, Subscription, Timestamp, Transport,
 };
 use jid::{BareJid, Jid};
 use tungstenite::client::IntoClientRequest;
@@ -225,6 +225,10 @@ impl Client {
                 Ok(Message::Text(text)) => {
                     let text = text.as_str().to_owned();
                     self.trace.push(format!("<- {text}"));
+                    // Keep the session's clock current (safe to call early) so that round
+                    // trips are measured.
+                    let now = self.now();
+                    self.session.handle_timeout(now);
                     self.session.handle_frame(&text);
                 }
                 Ok(Message::Close(_)) => self.socket_gone(),
@@ -562,6 +566,7 @@ fn scenario(url: &str, domain: &str, expected_mechanism: &str) -> (Client, Clien
     assert!(matches!(&m, Event::Message { from, .. } if *from == bob_full));
 
     blocking(&mut alice, domain);
+    ping(&mut alice, &mut bob, domain);
     carbons(&mut alice, &mut bob, url);
     stream_management(&mut alice, &mut bob);
     group_chat(&mut alice, &mut bob, domain);
@@ -576,6 +581,187 @@ fn scenario(url: &str, domain: &str, expected_mechanism: &str) -> (Client, Clien
     assert!(mallory.session.take_resumption().is_none());
 
     (alice, bob)
+}
+
+/// XEP-0199 beyond our own server: another online client (whose session answers pings),
+/// our server, and a bare JID of an account that does not exist.
+fn ping(alice: &mut Client, bob: &mut Client, domain: &str) {
+    let bob_full = bob.full_jid();
+    let id = alice
+        .command(Command::Ping {
+            to: Some(bob_full.clone()),
+        })
+        .unwrap();
+    let pong = expect2(alice, bob, "pong from bob", |e| {
+        matches!(e, Event::Pong { .. } | Event::RequestFailed { .. })
+    });
+    assert!(
+        matches!(&pong, Event::Pong { id: i, from, round_trip } if *i == id && *from == bob_full && *round_trip < STEP),
+        "{pong:?}"
+    );
+    let id = alice.command(Command::Ping { to: None }).unwrap();
+    let pong = alice.expect("pong from the server", |e| {
+        matches!(e, Event::Pong { .. } | Event::RequestFailed { .. })
+    });
+    assert!(
+        matches!(&pong, Event::Pong { id: i, from, .. } if *i == id && from.to_string() == domain),
+        "{pong:?}"
+    );
+    // A bare JID is answered by the server on the account's behalf: both Prosody 0.12 and
+    // ejabberd 23.01 answer a ping to a bare JID with a result even when no such account
+    // exists.
+    let nobody: Jid = format!("nobody{}@{domain}", std::process::id())
+        .parse()
+        .unwrap();
+    let id = alice
+        .command(Command::Ping {
+            to: Some(nobody.clone()),
+        })
+        .unwrap();
+    let pong = alice.expect("pong for a bare JID", |e| {
+        matches!(e, Event::Pong { .. } | Event::RequestFailed { .. })
+    });
+    assert!(
+        matches!(&pong, Event::Pong { id: i, from, .. } if *i == id && *from == nobody),
+        "{pong:?}"
+    );
+    // A full JID nobody is connected as: an error from the server (RFC 6121 §8.5.3.2.1).
+    for to in [
+        format!("nobody{}@{domain}/gone", std::process::id()),
+        format!("{}/gone", bob.jid),
+    ] {
+        let to: Jid = to.parse().unwrap();
+        let id = alice.command(Command::Ping { to: Some(to) }).unwrap();
+        let failed = alice.expect("ping error", |e| {
+            matches!(e, Event::Pong { .. } | Event::RequestFailed { .. })
+        });
+        assert!(
+            matches!(&failed, Event::RequestFailed { id: i, error } if *i == id && error.condition == "service-unavailable"),
+            "{failed:?}"
+        );
+    }
+}
+
+/// RFC 6121 §3.4 on a real server: whether it advertises pre-approval, and when it does,
+/// a pre-approval makes the contact's later request approved without asking the user.
+fn preapproval(url: &str, domain: &str, advertised: bool) {
+    let tag = std::process::id();
+    let mut dave = Client::register(url, domain, &format!("dave{tag}"), "dave's secret");
+    let mut erin = Client::register(url, domain, &format!("erin{tag}"), "erin's secret");
+    assert_eq!(dave.session.supports_preapproval(), advertised);
+    assert_eq!(erin.session.supports_preapproval(), advertised);
+    let dave_jid = dave.jid.clone();
+    let erin_jid = erin.jid.clone();
+    for c in [&mut dave, &mut erin] {
+        c.command(Command::RequestRoster { ver: None });
+        c.expect("roster", |e| {
+            matches!(e, Event::Roster { .. } | Event::RosterUpToDate)
+        });
+        c.command(Command::SendPresence {
+            show: None,
+            status: None,
+            priority: 0,
+        });
+    }
+    let result = dave.session.handle_command(Command::ApproveSubscription {
+        to: erin_jid.clone(),
+    });
+    if !advertised {
+        assert_eq!(result, Err(CommandError::PreApprovalUnsupported));
+        assert!(dave.session.poll_transmit().is_none(), "nothing sent");
+    } else {
+        assert_eq!(result, Ok(None));
+        dave.flush();
+        // The server stores it as a roster item.
+        dave.expect(
+            "pre-approval roster push",
+            |e| matches!(e, Event::RosterPush { item, .. } if item.jid == erin_jid),
+        );
+        erin.command(Command::Subscribe {
+            to: dave_jid.clone(),
+        });
+        expect2(
+            &mut erin,
+            &mut dave,
+            "approval without asking dave",
+            |e| matches!(e, Event::SubscriptionApproved { from } if *from == dave_jid),
+        );
+        expect2(&mut dave, &mut erin, "dave's roster push from", |e| {
+            roster_push_for(e, &erin_jid, Subscription::From)
+        });
+        assert!(
+            !dave
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::SubscriptionRequest { .. })),
+            "{:?}",
+            dave.events
+        );
+    }
+    // Answering a pending request works either way.
+    dave.command(Command::Subscribe {
+        to: erin_jid.clone(),
+    });
+    expect2(
+        &mut erin,
+        &mut dave,
+        "dave's request",
+        |e| matches!(e, Event::SubscriptionRequest { from, .. } if *from == dave_jid),
+    );
+    erin.command(Command::ApproveSubscription {
+        to: dave_jid.clone(),
+    });
+    expect2(
+        &mut dave,
+        &mut erin,
+        "erin's approval",
+        |e| matches!(e, Event::SubscriptionApproved { from } if *from == erin_jid),
+    );
+    dave.close();
+    erin.close();
+}
+
+/// SASLprep (RFC 4013) against the real server: a password with a character mapped to
+/// nothing (U+00AD) and one NFKC changes (U+2168 → "IX"), registered in-band, then used
+/// to log in both as typed and in its prepared form.
+fn saslprep_login(url: &str, domain: &str, expected_mechanism: &str) {
+    let typed = "contrase\u{F1}a-\u{2168}\u{AD}";
+    let prepared = "contrase\u{F1}a-IX";
+    let user = format!("pepa{}", std::process::id());
+    let mut c = Client::register(url, domain, &user, typed);
+    c.close();
+    let jid: BareJid = format!("{user}@{domain}").parse().unwrap();
+    for password in [typed, prepared] {
+        login_ok(url, &jid, password, expected_mechanism);
+    }
+    // A different password is still refused.
+    let mut c = Client::login(url, &jid, "contrase\u{F1}a-IIX");
+    let closed = c.expect("auth failure", |e| matches!(e, Event::Closed { .. }));
+    assert!(
+        matches!(
+            &closed,
+            Event::Closed {
+                reason: CloseReason::AuthFailed { .. }
+            }
+        ),
+        "{closed:?}"
+    );
+}
+
+fn login_ok(url: &str, jid: &BareJid, password: &str, expected_mechanism: &str) {
+    let mut c = Client::login(url, jid, password);
+    assert_eq!(
+        c.expect("auth", |e| matches!(
+            e,
+            Event::Authenticated { .. } | Event::Closed { .. }
+        )),
+        Event::Authenticated {
+            mechanism: expected_mechanism.into()
+        },
+        "{password:?}"
+    );
+    c.expect("online", |e| matches!(e, Event::Online { .. }));
+    c.close();
 }
 
 fn close_both(mut alice: Client, mut bob: Client) {
@@ -1012,9 +1198,27 @@ impl Client {
 fn prosody() {
     let dir = fresh_dir("xmpp-it", "prosody").unwrap();
     let server = Prosody::start(&dir, "prosody.test").unwrap_or_else(|e| panic!("{e}"));
-    let (mut alice, bob) = scenario(&server.websocket_url(), "prosody.test", "SCRAM-SHA-1");
+    let url = server.websocket_url();
+    let (mut alice, bob) = scenario(&url, "prosody.test", "SCRAM-SHA-1");
     upload(&mut alice, "prosody.test");
     close_both(alice, bob);
+    // Prosody 0.12 advertises pre-approval (mod_presence) once authenticated.
+    preapproval(&url, "prosody.test", true);
+    saslprep_login(&url, "prosody.test", "SCRAM-SHA-1");
+    // Prosody prepares passwords itself: an account made with the typed form outside XMPP
+    // (prosodyctl) accepts both forms too.
+    let frida: BareJid = format!("frida{}@prosody.test", std::process::id())
+        .parse()
+        .unwrap();
+    server
+        .register(
+            frida.node().unwrap().as_str(),
+            "contrase\u{F1}a-\u{2168}\u{AD}",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    for password in ["contrase\u{F1}a-\u{2168}\u{AD}", "contrase\u{F1}a-IX"] {
+        login_ok(&url, &frida, password, "SCRAM-SHA-1");
+    }
     // An account made by the harness (prosodyctl, as the end-to-end tests do).
     let carol: BareJid = format!("carol{}@prosody.test", std::process::id())
         .parse()
@@ -1027,12 +1231,19 @@ fn prosody() {
     c.close();
 }
 
+/// ejabberd 23.01 does not advertise `urn:xmpp:features:pre-approval` (checked against the
+/// real server), so the session refuses to pre-approve there.
+const EJABBERD_PREAPPROVAL: bool = false;
+
 #[test]
 fn ejabberd() {
     let dir = fresh_dir("xmpp-it", "ejabberd").unwrap();
     let server = Ejabberd::start(&dir, "ejabberd.test").unwrap_or_else(|e| panic!("{e}"));
-    let (alice, bob) = scenario(&server.websocket_url(), "ejabberd.test", "SCRAM-SHA-256");
+    let url = server.websocket_url();
+    let (alice, bob) = scenario(&url, "ejabberd.test", "SCRAM-SHA-256");
     close_both(alice, bob);
+    preapproval(&url, "ejabberd.test", EJABBERD_PREAPPROVAL);
+    saslprep_login(&url, "ejabberd.test", "SCRAM-SHA-256");
     // An account made by the harness (ejabberd_ctl over the private distribution port).
     let carol: BareJid = format!("carol{}@ejabberd.test", std::process::id())
         .parse()
