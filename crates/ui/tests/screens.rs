@@ -361,6 +361,7 @@ async fn a_saved_account_without_password_logs_in_from_contacts() {
     })
     .await;
     m.store.unlock("p");
+    assert!(matches!(m.take_sent().as_slice(), [Command::Unlock { .. }]));
     m.apply(Event::Vault {
         state: VaultState::Unlocked,
     })

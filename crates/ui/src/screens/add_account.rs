@@ -80,7 +80,7 @@ pub fn AddAccount(store: Store) -> impl IntoView {
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let t = store.t();
+        let t = store.lang.get_untracked().texts();
         local_error.set(None);
         store.account_error.set(None);
         let (u, d, p) = (
@@ -400,7 +400,7 @@ fn RegForm(store: Store, account: AccountId, form: Form) -> impl IntoView {
     view! {
         <form id="reg-form" class="stack card inner" on:submit=submit aria-labelledby="reg-form-title">
             <h3 id="reg-form-title">
-                {form.title.unwrap_or_else(|| store.t().reg_form_title.clone())}
+                {move || form.title.clone().unwrap_or_else(|| store.t().reg_form_title.clone())}
             </h3>
             {form.instructions.map(|i| view! { <p>{i}</p> })}
             {items}
