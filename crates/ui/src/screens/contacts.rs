@@ -291,7 +291,7 @@ pub fn Contacts(store: Store) -> impl IntoView {
                     inputmode="email"
                     autocapitalize="none"
                     spellcheck="false"
-                    placeholder="usuarix@servidor"
+                    placeholder="alice@example.org"
                     bind:value=new_contact
                 />
                 <button type="submit" id="add-contact">{tr!(store, add_contact)}</button>
