@@ -114,3 +114,47 @@ pub fn confirm(text: &str) -> bool {
 pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
+
+/// Keeps Tab inside a dialog: call from the dialog's `keydown` handler. Tab on its last focusable
+/// element goes to the first, Shift+Tab on the first goes to the last.
+pub fn trap_tab(ev: &web_sys::KeyboardEvent) {
+    if ev.key() != "Tab" {
+        return;
+    }
+    // The dialog around the focused element (Leptos delegates events, so not `currentTarget`).
+    let Some(dialog) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|el| {
+            el.closest("[role=dialog], [role=alertdialog]")
+                .ok()
+                .flatten()
+        })
+    else {
+        return;
+    };
+    let Ok(list) = dialog.query_selector_all(
+        "button:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea",
+    ) else {
+        return;
+    };
+    let count = list.length();
+    let (Some(first), Some(last)) = (
+        list.item(0),
+        count.checked_sub(1).and_then(|i| list.item(i)),
+    ) else {
+        return;
+    };
+    let active: Option<web_sys::Node> = document().and_then(|d| d.active_element()).map(Into::into);
+    let target = if ev.shift_key() && active.as_ref() == Some(&first) {
+        last
+    } else if !ev.shift_key() && active.as_ref() == Some(&last) {
+        first
+    } else {
+        return;
+    };
+    if let Ok(el) = target.dyn_into::<web_sys::HtmlElement>() {
+        ev.prevent_default();
+        let _ = el.focus();
+    }
+}

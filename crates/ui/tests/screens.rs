@@ -113,8 +113,12 @@ impl Mounted {
     }
 
     async fn press_enter(&self, selector: &str) {
+        self.press(selector, "Enter").await;
+    }
+
+    async fn press(&self, selector: &str, key: &str) {
         let init = web_sys::KeyboardEventInit::new();
-        init.set_key("Enter");
+        init.set_key(key);
         init.set_bubbles(true);
         init.set_cancelable(true);
         let ev =
@@ -235,6 +239,19 @@ async fn first_run_creates_the_vault_only_with_matching_passphrases() {
     assert!(m.find("#skip-warning").is_none());
     assert!(m.take_sent().is_empty());
     m.click("#skip-passphrase").await;
+    // Tab stays inside the warning: from its last button back to its first.
+    m.get("#skip-cancel")
+        .unchecked_into::<HtmlElement>()
+        .focus()
+        .unwrap();
+    m.press("#skip-cancel", "Tab").await;
+    let active = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .active_element()
+        .unwrap();
+    assert_eq!(active.id(), "skip-confirm");
     m.click("#skip-confirm").await;
     let sent = m.take_sent();
     assert!(

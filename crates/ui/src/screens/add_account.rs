@@ -135,6 +135,7 @@ pub fn AddAccount(store: Store) -> impl IntoView {
         request_animation_frame(|| web::focus("account-submit"));
     };
     let on_key = move |ev: KeyboardEvent| {
+        web::trap_tab(&ev);
         if ev.key() == "Escape" {
             confirm_no();
         }

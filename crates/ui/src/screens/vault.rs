@@ -60,6 +60,7 @@ pub fn FirstRun(store: Store) -> impl IntoView {
         });
     };
     let on_key = move |ev: KeyboardEvent| {
+        web::trap_tab(&ev);
         if ev.key() == "Escape" {
             cancel_skip();
         }

@@ -65,6 +65,7 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
     };
     request_animation_frame(|| web::focus("verify-question-tab"));
     let on_key = move |ev: KeyboardEvent| {
+        web::trap_tab(&ev);
         if ev.key() == "Escape" {
             close();
         }
@@ -284,6 +285,7 @@ pub fn SmpIncoming(store: Store) -> impl IntoView {
         store.smp_incoming.set(None);
     };
     let on_key = move |ev: KeyboardEvent| {
+        web::trap_tab(&ev);
         if ev.key() == "Escape" {
             cancel();
         }
