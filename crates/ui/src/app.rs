@@ -1,21 +1,29 @@
-//! The app shell: connection status to the configured server.
+//! The app: starts the worker, feeds its events into the store, loads `config.json`, keeps the
+//! connection probe, and watches inactivity (auto-lock), visibility and the network (wake).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
-use candado_api::{Command, ConnectionState, Event, FailureReason, ServerConfig};
+use candado_api::{Command, Direction, Event, VaultState};
 use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
-use crate::i18n::{Lang, Texts};
+use crate::i18n::Lang;
+use crate::logic;
+use crate::screens::{probe, Shell};
+use crate::store::{Status, Store};
+use crate::web::{self, keys};
 use crate::worker_link::{ScriptKind, WorkerLink, WORKER_SCRIPT};
 
 thread_local! {
     static LINK: RefCell<Option<WorkerLink>> = const { RefCell::new(None) };
+    static LAST_ACTIVITY: Cell<f64> = const { Cell::new(0.0) };
 }
 
-fn send(command: &Command) {
+fn send(command: Command) {
     LINK.with(|link| {
         if let Some(link) = link.borrow().as_ref() {
-            let _ = link.send(command);
+            let _ = link.send(&command);
         }
     });
 }
@@ -26,155 +34,96 @@ pub fn start() {
     leptos::mount::mount_to_body(App);
 }
 
-fn browser_lang() -> Lang {
-    let languages: Vec<String> = web_sys::window()
-        .map(|w| {
-            w.navigator()
-                .languages()
-                .iter()
-                .filter_map(|v| v.as_string())
-                .collect()
+/// The interface language: the one chosen in the settings, else the browser's.
+fn initial_lang() -> Lang {
+    web::load(keys::LANGUAGE)
+        .and_then(|tag| Lang::from_tag(&tag))
+        .unwrap_or_else(|| {
+            let languages = web::browser_languages();
+            Lang::from_preferences(languages.iter().map(String::as_str))
         })
-        .unwrap_or_default();
-    Lang::from_preferences(languages.iter().map(String::as_str))
 }
 
-/// What the status area shows.
-#[derive(Clone, Debug, PartialEq)]
-enum Status {
-    Starting,
-    Connection(ConnectionState),
-    ConfigError(String),
-    WorkerError,
-}
-
-struct StatusView {
-    /// Stable machine-readable state, for tests and styling.
-    key: &'static str,
-    text: String,
-    help: Option<&'static str>,
-    can_retry: bool,
-}
-
-fn describe(status: &Status, t: &Texts) -> StatusView {
-    let view = |key, text: &str, help, can_retry| StatusView {
-        key,
-        text: text.to_owned(),
-        help,
-        can_retry,
-    };
-    match status {
-        Status::Starting => view("starting", t.starting, None, false),
-        Status::WorkerError => view("failed", t.failed, Some(t.worker_error), false),
-        Status::ConfigError(_) => view("failed", t.failed, Some(t.config_error), false),
-        Status::Connection(state) => match state {
-            ConnectionState::Disconnected => view("disconnected", t.disconnected, None, true),
-            ConnectionState::Connecting { .. } => view("connecting", t.connecting, None, false),
-            ConnectionState::Connected { .. } => view("connected", t.connected, None, false),
-            ConnectionState::Failed { reason, .. } => {
-                let help = match reason {
-                    FailureReason::Unreachable => t.unreachable_help,
-                    FailureReason::NotXmpp => t.not_xmpp_help,
-                    FailureReason::InvalidUrl => t.invalid_url_help,
-                    FailureReason::StreamError => t.stream_error_help,
-                };
-                view("failed", t.failed, Some(help), true)
-            }
-        },
-    }
+/// Calls `f` on every `event` of `target` for the life of the page.
+fn listen(target: &web_sys::EventTarget, event: &str, f: impl FnMut(web_sys::Event) + 'static) {
+    let closure = Closure::<dyn FnMut(web_sys::Event)>::new(f);
+    let _ = target.add_event_listener_with_callback(event, closure.as_ref().unchecked_ref());
+    closure.forget();
 }
 
 #[component]
 fn App() -> impl IntoView {
-    let lang = browser_lang();
-    if let Some(root) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
-    {
-        let _ = root.set_attribute("lang", lang.tag());
-    }
-    let t = lang.texts();
+    let lang = initial_lang();
+    web::set_document_lang(lang.tag());
+    let store = Store::new(lang, send);
 
-    let (status, set_status) = signal(Status::Starting);
-    let (worker_ready, set_worker_ready) = signal(false);
-    let (server, set_server) = signal(None::<ServerConfig>);
-
-    match WorkerLink::spawn(
-        WORKER_SCRIPT,
-        ScriptKind::Classic,
-        move |event| match event {
-            Event::Ready => set_worker_ready.set(true),
-            Event::Connection { state } => set_status.set(Status::Connection(state)),
-            Event::ProtocolError { detail } => {
-                web_sys::console::warn_1(&format!("candado: {detail}").into());
-                if !worker_ready.get_untracked() {
-                    // The worker failed before it could start: nothing will work.
-                    set_status.set(Status::WorkerError);
-                }
-            }
-            // Accounts, contacts and conversations get their screens in the next slice.
-            _ => {}
-        },
-    ) {
+    match WorkerLink::spawn(WORKER_SCRIPT, ScriptKind::Classic, move |event| {
+        let notify = matches!(&event, Event::Message { message, .. } if message.direction == Direction::Incoming);
+        store.apply(event);
+        if notify && web::page_hidden() && web::load(keys::NOTIFICATIONS).as_deref() == Some("1") {
+            web::notify(&store.lang.get_untracked().texts().new_message);
+        }
+    }) {
         Ok(link) => LINK.with(|l| *l.borrow_mut() = Some(link)),
-        Err(_) => set_status.set(Status::WorkerError),
+        Err(_) => store.status.set(Status::WorkerError),
     }
 
     leptos::task::spawn_local(async move {
         match crate::config::load().await {
-            Ok(config) => set_server.set(Some(config)),
-            Err(err) => set_status.set(Status::ConfigError(err.0)),
+            Ok(config) => store.server.set(Some(config)),
+            Err(err) => store.status.set(Status::ConfigError(err.0)),
         }
     });
 
-    let connect = move || {
-        if let Some(server) = server.get_untracked() {
-            send(&Command::Connect { server });
-        }
-    };
-    // Connect once both the worker and the configuration are ready.
+    // The connection probe: once both the worker and the configuration are ready.
     Effect::new(move |_| {
-        if worker_ready.get() && server.with(Option::is_some) {
-            connect();
+        if store.worker_ready.get() && store.server.with(Option::is_some) {
+            probe(store);
         }
     });
 
-    let view_of = move || describe(&status.get(), t);
+    watch_activity(store);
+    view! { <Shell store=store /> }
+}
 
-    view! {
-        <main class="shell">
-            <header class="brand">
-                <h1>"Candado"</h1>
-                <p class="tagline">{t.tagline}</p>
-            </header>
-            <section class="card" aria-labelledby="connection-status">
-                <p class="server">
-                    {t.server_label} ": "
-                    <span id="server-domain">
-                        {move || server.get().map(|s| s.domain).unwrap_or_default()}
-                    </span>
-                </p>
-                <p
-                    id="connection-status"
-                    class="status"
-                    role="status"
-                    aria-live="polite"
-                    data-state=move || view_of().key
-                >
-                    {move || view_of().text}
-                </p>
-                <p class="help" id="connection-help">
-                    {move || view_of().help.unwrap_or_default()}
-                </p>
-                <button
-                    type="button"
-                    id="retry"
-                    hidden=move || !view_of().can_retry
-                    on:click=move |_| connect()
-                >
-                    {t.retry}
-                </button>
-            </section>
-        </main>
+/// Auto-lock after inactivity; `Wake` when the page becomes visible or the network comes back.
+fn watch_activity(store: Store) {
+    let (Some(window), Some(document)) = (web_sys::window(), web::document()) else {
+        return;
+    };
+    LAST_ACTIVITY.with(|c| c.set(web::now_ms()));
+    for event in ["pointerdown", "keydown", "touchstart", "wheel"] {
+        listen(&document, event, |_| {
+            LAST_ACTIVITY.with(|c| c.set(web::now_ms()));
+        });
     }
+    listen(&document, "visibilitychange", move |_| {
+        if !web::page_hidden() && store.worker_ready.get_untracked() {
+            send(Command::Wake);
+        }
+    });
+    listen(&window, "online", move |_| {
+        if store.worker_ready.get_untracked() {
+            send(Command::Wake);
+        }
+    });
+    let tick = Closure::<dyn FnMut()>::new(move || {
+        if store.vault.get_untracked() != Some(VaultState::Unlocked) {
+            LAST_ACTIVITY.with(|c| c.set(web::now_ms()));
+            return;
+        }
+        let Some(limit) = logic::auto_lock_ms(web::load(keys::AUTO_LOCK).as_deref()) else {
+            return;
+        };
+        let idle = web::now_ms() - LAST_ACTIVITY.with(Cell::get);
+        if idle >= limit {
+            LAST_ACTIVITY.with(|c| c.set(web::now_ms()));
+            send(Command::Lock);
+        }
+    });
+    let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(
+        tick.as_ref().unchecked_ref(),
+        10_000,
+    );
+    tick.forget();
 }

@@ -4,13 +4,22 @@
 //! Worker ([`worker_link`]), sends it [`candado_api::Command`]s and renders the [`candado_api::Event`]s it
 //! gets back. It knows no OTR or XMPP types, only `candado-api`.
 //!
-//! On native targets the crate is empty: everything here needs a browser.
+//! One store ([`store::Store`], signals only) is fed by the worker's events; the screens
+//! (`screens::*`) read it and send commands. The decisions that need no DOM live in [`logic`] and are
+//! tested on every target. On native targets only [`i18n`] and [`logic`] exist: the rest needs a browser.
 
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod config;
 pub mod i18n;
+pub mod logic;
+#[cfg(target_arch = "wasm32")]
+pub mod screens;
+#[cfg(target_arch = "wasm32")]
+pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 #[cfg(target_arch = "wasm32")]
 pub mod worker_link;
 

@@ -1,0 +1,660 @@
+//! The UI's pure decisions, kept apart from the DOM so they can be tested on any target: which screen
+//! shows, how strong a passphrase looks, what the padlock and the status lines say, how a server's
+//! registration form maps to inputs and back, and the QR code's module matrix.
+
+use candado_api::{
+    AccountFailure, AccountState, CommandFailure, FormField, FormValue, Notice, OtrPolicy, Padlock,
+    VaultFailure, VaultState,
+};
+
+use crate::i18n::{fill, Texts};
+
+/// Where the person is, inside an unlocked vault.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Route {
+    /// The contacts of the current account (or adding the first account).
+    #[default]
+    Home,
+    /// Adding one more account.
+    AddAccount,
+    /// The conversation with this contact (bare address).
+    Chat(String),
+    /// The settings.
+    Settings,
+}
+
+/// The screen on show; [`Screen::id`] is `<main data-screen>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// Waiting for the worker to say what the vault is.
+    Starting,
+    /// No vault yet: choose the app passphrase.
+    FirstRun,
+    /// The vault is locked.
+    Unlock,
+    /// The vault is deriving its key or opening.
+    Working,
+    /// Register or log in an account.
+    AddAccount,
+    /// Contacts of the current account.
+    Contacts,
+    /// One conversation.
+    Chat,
+    /// Settings.
+    Settings,
+}
+
+impl Screen {
+    /// The value of `data-screen`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Screen::Starting => "starting",
+            Screen::FirstRun => "first-run",
+            Screen::Unlock => "unlock",
+            Screen::Working => "working",
+            Screen::AddAccount => "add-account",
+            Screen::Contacts => "contacts",
+            Screen::Chat => "chat",
+            Screen::Settings => "settings",
+        }
+    }
+}
+
+/// Picks the screen. `waiting_for_accounts`: the vault was just unlocked and the saved accounts have not
+/// arrived yet (showing "add account" for a moment would be wrong). `has_account`: some account is
+/// saved, logged in, or being used.
+pub fn screen(
+    vault: Option<VaultState>,
+    route: &Route,
+    waiting_for_accounts: bool,
+    has_account: bool,
+) -> Screen {
+    match vault {
+        None => Screen::Starting,
+        Some(VaultState::Absent) => Screen::FirstRun,
+        Some(VaultState::Locked) => Screen::Unlock,
+        Some(VaultState::Working) => Screen::Working,
+        Some(VaultState::Unlocked) if waiting_for_accounts => Screen::Working,
+        Some(VaultState::Unlocked) => match route {
+            Route::AddAccount => Screen::AddAccount,
+            _ if !has_account => Screen::AddAccount,
+            Route::Home => Screen::Contacts,
+            Route::Chat(_) => Screen::Chat,
+            Route::Settings => Screen::Settings,
+        },
+    }
+}
+
+/// A rough strength level, 0 (very weak) to 4 (strong), from an entropy estimate: the size of the
+/// character classes used times the length, discounted for repeated characters, sequences and common
+/// words. It rewards length most, as the guide's advice does (several words beat one clever word).
+pub fn passphrase_strength(passphrase: &str) -> u8 {
+    let bits = entropy_bits(passphrase);
+    match bits {
+        b if b < 28.0 => 0,
+        b if b < 40.0 => 1,
+        b if b < 60.0 => 2,
+        b if b < 80.0 => 3,
+        _ => 4,
+    }
+}
+
+const COMMON: [&str; 14] = [
+    "password",
+    "contraseña",
+    "contrasena",
+    "123456",
+    "qwerty",
+    "candado",
+    "abc123",
+    "111111",
+    "iloveyou",
+    "teamo",
+    "admin",
+    "letmein",
+    "asdf",
+    "12345678",
+];
+
+/// The estimated entropy of `passphrase` in bits.
+pub fn entropy_bits(passphrase: &str) -> f64 {
+    let chars: Vec<char> = passphrase.chars().collect();
+    if chars.is_empty() {
+        return 0.0;
+    }
+    let mut pool = 0u32;
+    if chars.iter().any(char::is_ascii_lowercase) {
+        pool += 26;
+    }
+    if chars.iter().any(char::is_ascii_uppercase) {
+        pool += 26;
+    }
+    if chars.iter().any(char::is_ascii_digit) {
+        pool += 10;
+    }
+    if chars.iter().any(|c| c.is_ascii_punctuation() || *c == ' ') {
+        pool += 33;
+    }
+    if chars.iter().any(|c| !c.is_ascii()) {
+        pool += 64;
+    }
+    let per_char = f64::from(pool.max(2)).log2();
+    // Count a character that repeats the previous one, or continues a +1/-1 sequence, as a quarter.
+    let mut effective = 0.0;
+    let mut prev: Option<char> = None;
+    let mut prev_step: Option<i64> = None;
+    for &c in &chars {
+        let weight = match prev {
+            Some(p) => {
+                let step = i64::from(u32::from(c)) - i64::from(u32::from(p));
+                let weak = step == 0 || (step.abs() == 1 && prev_step == Some(step));
+                prev_step = Some(step);
+                if weak {
+                    0.25
+                } else {
+                    1.0
+                }
+            }
+            None => 1.0,
+        };
+        effective += weight;
+        prev = Some(c);
+    }
+    let mut bits = effective * per_char;
+    let lower = passphrase.to_lowercase();
+    for word in COMMON {
+        if lower.contains(word) {
+            // A common word is one guess, not a run of random characters.
+            let len = word.chars().count() as f64;
+            bits -= (len - 1.0).max(0.0) * per_char;
+        }
+    }
+    bits.max(0.0)
+}
+
+/// The padlock state as the api writes it (`data-padlock`).
+pub fn padlock_key(state: Padlock) -> &'static str {
+    match state {
+        Padlock::NotEncrypted => "not_encrypted",
+        Padlock::EncryptedUnverified => "encrypted_unverified",
+        Padlock::Verified => "verified",
+    }
+}
+
+/// The padlock's visible label.
+pub fn padlock_label(state: Padlock, t: &Texts) -> &str {
+    match state {
+        Padlock::NotEncrypted => &t.padlock_not_encrypted,
+        Padlock::EncryptedUnverified => &t.padlock_encrypted_unverified,
+        Padlock::Verified => &t.padlock_verified,
+    }
+}
+
+/// A notice's tag as the api writes it (`data-notice`).
+pub fn notice_key(notice: &Notice) -> &'static str {
+    match notice {
+        Notice::PrivateStarted { .. } => "private_started",
+        Notice::PeerEndedPrivate => "peer_ended_private",
+        Notice::PrivateEnded => "private_ended",
+        Notice::FingerprintChanged { .. } => "fingerprint_changed",
+        Notice::Verified => "verified",
+        Notice::AnsweredCorrectly => "answered_correctly",
+        Notice::VerificationFailed => "verification_failed",
+        Notice::VerificationAborted => "verification_aborted",
+        Notice::UnencryptedWhilePrivate => "unencrypted_while_private",
+        Notice::Unreadable => "unreadable",
+        Notice::PeerError { .. } => "peer_error",
+        Notice::StoredEncryptedMessage => "stored_encrypted_message",
+    }
+}
+
+/// A notice's status line.
+pub fn notice_text(notice: &Notice, t: &Texts) -> String {
+    match notice {
+        Notice::PrivateStarted { verified: true } => t.notice_private_started.clone(),
+        Notice::PrivateStarted { verified: false } => {
+            format!("{}. {}", t.notice_private_started, t.notice_not_verified)
+        }
+        Notice::PeerEndedPrivate => t.notice_peer_ended_private.clone(),
+        Notice::PrivateEnded => t.notice_private_ended.clone(),
+        Notice::FingerprintChanged { fingerprint } => {
+            fill(&t.notice_fingerprint_changed, "fp", fingerprint)
+        }
+        Notice::Verified => t.notice_verified.clone(),
+        Notice::AnsweredCorrectly => t.notice_answered_correctly.clone(),
+        Notice::VerificationFailed => t.notice_verification_failed.clone(),
+        Notice::VerificationAborted => t.notice_verification_aborted.clone(),
+        Notice::UnencryptedWhilePrivate => t.notice_unencrypted_while_private.clone(),
+        Notice::Unreadable => t.notice_unreadable.clone(),
+        Notice::PeerError { text } => fill(&t.notice_peer_error, "text", text),
+        Notice::StoredEncryptedMessage => t.notice_stored_encrypted_message.clone(),
+    }
+}
+
+/// Whether a notice is a security change worth announcing to screen readers.
+pub fn notice_is_security_change(notice: &Notice) -> bool {
+    !matches!(
+        notice,
+        Notice::PeerError { .. } | Notice::StoredEncryptedMessage
+    )
+}
+
+/// The account state's tag as the api writes it (`data-state`).
+pub fn account_state_key(state: &AccountState) -> &'static str {
+    match state {
+        AccountState::GeneratingKey => "generating_key",
+        AccountState::Connecting => "connecting",
+        AccountState::Reconnecting { .. } => "reconnecting",
+        AccountState::Registering => "registering",
+        AccountState::Registered => "registered",
+        AccountState::Online { .. } => "online",
+        AccountState::Offline => "offline",
+        AccountState::Failed { .. } => "failed",
+    }
+}
+
+/// The account state in words.
+pub fn account_state_text(state: &AccountState, t: &Texts) -> String {
+    match state {
+        AccountState::GeneratingKey => t.state_generating_key.clone(),
+        AccountState::Connecting => t.state_connecting.clone(),
+        AccountState::Reconnecting { .. } => t.state_reconnecting.clone(),
+        AccountState::Registering => t.state_registering.clone(),
+        AccountState::Registered => t.state_registered.clone(),
+        AccountState::Online { .. } => t.state_online.clone(),
+        AccountState::Offline => t.state_offline.clone(),
+        AccountState::Failed { reason, .. } => {
+            format!("{}: {}", t.state_failed, account_failure_text(*reason, t))
+        }
+    }
+}
+
+/// Why an account failed, in words.
+pub fn account_failure_text(reason: AccountFailure, t: &Texts) -> &str {
+    match reason {
+        AccountFailure::Unreachable => &t.unreachable_account,
+        AccountFailure::AuthFailed => &t.auth_failed,
+        AccountFailure::RegistrationRefused => &t.registration_refused,
+        AccountFailure::InvalidSetup => &t.invalid_setup,
+        AccountFailure::ServerError => &t.server_error,
+    }
+}
+
+/// Why a command failed, in words.
+pub fn command_failure_text(kind: CommandFailure, t: &Texts) -> &str {
+    match kind {
+        CommandFailure::UnknownAccount => &t.cmd_unknown_account,
+        CommandFailure::AccountExists => &t.cmd_account_exists,
+        CommandFailure::InvalidInput => &t.cmd_invalid_input,
+        CommandFailure::NotOnline => &t.cmd_not_online,
+        CommandFailure::WrongState => &t.cmd_wrong_state,
+    }
+}
+
+/// Why a vault command failed, in words.
+pub fn vault_failure_text(reason: VaultFailure, t: &Texts) -> &str {
+    match reason {
+        VaultFailure::WrongPassphrase => &t.wrong_passphrase,
+        VaultFailure::Unavailable => &t.vault_unavailable,
+        VaultFailure::Storage => &t.vault_storage,
+        VaultFailure::WrongState => &t.vault_wrong_state,
+    }
+}
+
+/// A registration refusal in words: `conflict` means the name is taken.
+pub fn registration_failure_text(condition: &str, text: Option<&str>, t: &Texts) -> String {
+    if condition == "conflict" {
+        return t.name_taken.clone();
+    }
+    match text {
+        Some(text) if !text.trim().is_empty() => format!("{} ({text})", t.registration_failed),
+        _ => format!("{} ({condition})", t.registration_failed),
+    }
+}
+
+/// The OTR policy's value in `#policy`.
+pub fn policy_key(policy: OtrPolicy) -> &'static str {
+    match policy {
+        OtrPolicy::Manual => "manual",
+        OtrPolicy::Opportunistic => "opportunistic",
+        OtrPolicy::Always => "always",
+    }
+}
+
+/// The OTR policy named by a `#policy` value.
+pub fn policy_from_key(key: &str) -> Option<OtrPolicy> {
+    match key {
+        "manual" => Some(OtrPolicy::Manual),
+        "opportunistic" => Some(OtrPolicy::Opportunistic),
+        "always" => Some(OtrPolicy::Always),
+        _ => None,
+    }
+}
+
+/// The address of an account typed as a username and a server domain. A username that already holds
+/// an `@` is taken whole. Lower-cased, as the worker names accounts.
+pub fn account_jid(user: &str, domain: &str) -> String {
+    let user = user.trim();
+    if user.contains('@') {
+        return user.to_lowercase();
+    }
+    format!("{}@{}", user, domain.trim()).to_lowercase()
+}
+
+/// How one registration field is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldInput {
+    /// `<input type=text>`.
+    Text,
+    /// `<input type=password>`.
+    Password,
+    /// `<input type=hidden>` keeping the server's value.
+    Hidden,
+    /// `<input type=checkbox>`.
+    Checkbox,
+    /// A text with no input (`fixed`).
+    Fixed,
+    /// `<textarea>`, one value per line.
+    Multi,
+}
+
+/// The input for an XEP-0004 field type.
+pub fn field_input(kind: &str) -> FieldInput {
+    match kind {
+        "hidden" => FieldInput::Hidden,
+        "text-private" => FieldInput::Password,
+        "boolean" => FieldInput::Checkbox,
+        "fixed" => FieldInput::Fixed,
+        "text-multi" | "jid-multi" | "list-multi" => FieldInput::Multi,
+        _ => FieldInput::Text,
+    }
+}
+
+/// The `name` of a field's input.
+pub fn field_name(var: &str) -> String {
+    format!("reg-field-{var}")
+}
+
+/// The values to submit: hidden fields keep the server's values, fixed ones are left out, a checkbox is
+/// `1` or `0`, a multi-line field gives one value per non-empty line. `entered` maps a field's `var` to
+/// what the person typed (or `"true"`/`"false"` for a checkbox).
+pub fn form_values(
+    fields: &[FormField],
+    entered: &dyn Fn(&str) -> Option<String>,
+) -> Vec<FormValue> {
+    let mut out = Vec::new();
+    for field in fields {
+        let values = match field_input(&field.kind) {
+            FieldInput::Fixed => continue,
+            FieldInput::Hidden => field.values.clone(),
+            FieldInput::Checkbox => {
+                let on = entered(&field.var).is_some_and(|v| v == "true");
+                vec![if on { "1" } else { "0" }.to_string()]
+            }
+            FieldInput::Multi => entered(&field.var)
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            FieldInput::Text | FieldInput::Password => match entered(&field.var) {
+                Some(v) if !v.is_empty() => vec![v],
+                _ => Vec::new(),
+            },
+        };
+        out.push(FormValue {
+            var: field.var.clone(),
+            values,
+        });
+    }
+    out
+}
+
+/// Only `data:image/…` URLs are shown as images (never a remote address: no third-party requests).
+pub fn is_inline_image(url: &str) -> bool {
+    url.starts_with("data:image/")
+}
+
+/// The QR code of `text`: its width in modules and the modules row by row (`true` = dark).
+pub fn qr_matrix(text: &str) -> Option<(usize, Vec<bool>)> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let width = code.width();
+    let dark = code
+        .to_colors()
+        .into_iter()
+        .map(|c| c == qrcode::Color::Dark)
+        .collect();
+    Some((width, dark))
+}
+
+/// The auto-lock delays offered, as `#auto-lock` values; `never` turns it off.
+pub const AUTO_LOCK_CHOICES: [&str; 5] = ["1", "5", "15", "60", "never"];
+
+/// The auto-lock delay in milliseconds for a stored `#auto-lock` value (default 15 minutes).
+pub fn auto_lock_ms(stored: Option<&str>) -> Option<f64> {
+    match stored.unwrap_or("15") {
+        "never" => None,
+        value => {
+            let minutes: u32 = value.parse().unwrap_or(15);
+            Some(f64::from(minutes.max(1)) * 60_000.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn the_screen_follows_the_vault_then_the_route() {
+        let home = Route::Home;
+        assert_eq!(screen(None, &home, false, false), Screen::Starting);
+        assert_eq!(
+            screen(Some(VaultState::Absent), &home, false, false),
+            Screen::FirstRun
+        );
+        assert_eq!(
+            screen(Some(VaultState::Locked), &home, false, true),
+            Screen::Unlock
+        );
+        assert_eq!(
+            screen(Some(VaultState::Unlocked), &home, true, false),
+            Screen::Working
+        );
+        assert_eq!(
+            screen(Some(VaultState::Unlocked), &home, false, false),
+            Screen::AddAccount
+        );
+        assert_eq!(
+            screen(Some(VaultState::Unlocked), &home, false, true),
+            Screen::Contacts
+        );
+        let chat = Route::Chat("bob@localhost".into());
+        assert_eq!(
+            screen(Some(VaultState::Unlocked), &chat, false, true),
+            Screen::Chat
+        );
+        assert_eq!(
+            screen(Some(VaultState::Unlocked), &Route::AddAccount, false, true),
+            Screen::AddAccount
+        );
+        assert_eq!(Screen::FirstRun.id(), "first-run");
+    }
+
+    #[test]
+    fn strength_grows_with_length_and_variety() {
+        assert_eq!(passphrase_strength(""), 0);
+        assert_eq!(passphrase_strength("aaaaaaaaaaaa"), 0);
+        assert_eq!(passphrase_strength("password1"), 0);
+        assert_eq!(passphrase_strength("abcdefgh"), 0);
+        assert!(passphrase_strength("Tr0mb*n") <= 2);
+        assert_eq!(
+            passphrase_strength("caballo correcto pila grapa"),
+            4,
+            "{}",
+            entropy_bits("caballo correcto pila grapa")
+        );
+        assert!(passphrase_strength("milanesa con pure") >= 3);
+        assert!(entropy_bits("ricky") < entropy_bits("ricky ricardo"));
+    }
+
+    #[test]
+    fn padlock_keys_and_labels() {
+        let es = Lang::Es.texts();
+        assert_eq!(padlock_key(Padlock::NotEncrypted), "not_encrypted");
+        assert_eq!(padlock_key(Padlock::Verified), "verified");
+        assert_eq!(
+            padlock_label(Padlock::EncryptedUnverified, es),
+            "Cifrado, sin verificar"
+        );
+        assert_eq!(
+            padlock_label(Padlock::NotEncrypted, Lang::En.texts()),
+            "Not encrypted"
+        );
+    }
+
+    #[test]
+    fn notices_have_the_api_tag_and_the_guide_sentence() {
+        let es = Lang::Es.texts();
+        let n = Notice::PrivateStarted { verified: false };
+        assert_eq!(notice_key(&n), "private_started");
+        assert_eq!(
+            notice_text(&n, es),
+            "Conversación privada iniciada. No verificado"
+        );
+        assert_eq!(
+            notice_text(&Notice::PeerEndedPrivate, es),
+            "Tu contacto terminó la conversación privada"
+        );
+        let changed = Notice::FingerprintChanged {
+            fingerprint: "AAAA BBBB".into(),
+        };
+        assert_eq!(notice_key(&changed), "fingerprint_changed");
+        assert!(notice_text(&changed, es).contains("AAAA BBBB"));
+        // The tags are the api's serde names.
+        for n in [
+            Notice::Verified,
+            Notice::VerificationFailed,
+            Notice::StoredEncryptedMessage,
+            Notice::PeerError { text: "x".into() },
+        ] {
+            let wire = serde_json::to_value(&n).unwrap();
+            assert_eq!(wire["notice"], notice_key(&n));
+        }
+    }
+
+    #[test]
+    fn account_states_use_the_api_tags() {
+        for state in [
+            AccountState::GeneratingKey,
+            AccountState::Reconnecting {
+                attempt: 1,
+                retry_in_ms: 3,
+            },
+            AccountState::Online {
+                jid: "a@b/c".into(),
+            },
+            AccountState::Failed {
+                reason: AccountFailure::AuthFailed,
+                detail: "x".into(),
+            },
+        ] {
+            let wire = serde_json::to_value(&state).unwrap();
+            assert_eq!(wire["state"], account_state_key(&state));
+        }
+        assert_eq!(
+            account_state_text(&AccountState::GeneratingKey, Lang::Es.texts()),
+            "Creando tu clave de cifrado…"
+        );
+    }
+
+    #[test]
+    fn registration_conflict_means_the_name_is_taken() {
+        let en = Lang::En.texts();
+        assert!(registration_failure_text("conflict", None, en).contains("taken"));
+        assert!(registration_failure_text("not-acceptable", Some("bad"), en).contains("bad"));
+    }
+
+    fn field(var: &str, kind: &str, values: &[&str]) -> FormField {
+        FormField {
+            var: var.into(),
+            kind: kind.into(),
+            label: None,
+            required: false,
+            values: values.iter().map(|v| v.to_string()).collect(),
+            media: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn form_fields_map_to_inputs_and_back() {
+        assert_eq!(field_input("hidden"), FieldInput::Hidden);
+        assert_eq!(field_input("text-private"), FieldInput::Password);
+        assert_eq!(field_input("text-single"), FieldInput::Text);
+        assert_eq!(field_input("something-new"), FieldInput::Text);
+        assert_eq!(field_name("ocr"), "reg-field-ocr");
+        let fields = [
+            field("FORM_TYPE", "hidden", &["jabber:iq:register"]),
+            field("challenge", "hidden", &["abc"]),
+            field("note", "fixed", &["Type the digits"]),
+            field("ocr", "text-single", &[]),
+            field("tos", "boolean", &[]),
+            field("why", "text-multi", &[]),
+        ];
+        let entered = |var: &str| match var {
+            "ocr" => Some("7x4".to_string()),
+            "tos" => Some("true".to_string()),
+            "why" => Some("one\n\ntwo ".to_string()),
+            "challenge" => Some("tampered".to_string()),
+            _ => None,
+        };
+        let values = form_values(&fields, &entered);
+        let get = |var: &str| {
+            values
+                .iter()
+                .find(|v| v.var == var)
+                .map(|v| v.values.clone())
+        };
+        assert_eq!(get("FORM_TYPE"), Some(vec!["jabber:iq:register".into()]));
+        assert_eq!(get("challenge"), Some(vec!["abc".into()]));
+        assert_eq!(get("note"), None);
+        assert_eq!(get("ocr"), Some(vec!["7x4".into()]));
+        assert_eq!(get("tos"), Some(vec!["1".into()]));
+        assert_eq!(get("why"), Some(vec!["one".into(), "two".into()]));
+        assert!(is_inline_image("data:image/png;base64,AAAA"));
+        assert!(!is_inline_image("https://evil.example/x.png"));
+    }
+
+    #[test]
+    fn account_address_from_user_and_domain() {
+        assert_eq!(account_jid(" Alice ", "Example.org"), "alice@example.org");
+        assert_eq!(account_jid("bob@other.net", "example.org"), "bob@other.net");
+    }
+
+    #[test]
+    fn qr_matrix_of_a_fingerprint() {
+        let fp = "0123ABCD 4567EF01 89ABCDEF 01234567 89ABCDEF";
+        let (width, modules) = qr_matrix(fp).unwrap();
+        // 44 bytes at error correction M fit in version 3 (29×29 modules).
+        assert_eq!(width, 29);
+        assert_eq!(modules.len(), width * width);
+        // Finder pattern: the top-left corner module is dark, the one inside its white ring is light.
+        assert!(modules[0]);
+        assert!(!modules[width + 1]);
+        assert!(modules[2 * width + 2]);
+    }
+
+    #[test]
+    fn auto_lock_delays() {
+        assert_eq!(auto_lock_ms(None), Some(15.0 * 60_000.0));
+        assert_eq!(auto_lock_ms(Some("1")), Some(60_000.0));
+        assert_eq!(auto_lock_ms(Some("never")), None);
+        assert_eq!(auto_lock_ms(Some("junk")), Some(15.0 * 60_000.0));
+        assert_eq!(
+            policy_from_key(policy_key(OtrPolicy::Always)),
+            Some(OtrPolicy::Always)
+        );
+    }
+}

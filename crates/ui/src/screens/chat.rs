@@ -1,0 +1,236 @@
+//! `data-screen="chat"`: the padlock with the guide's three states (icon + text, never colour alone)
+//! and its menu, the messages (always text) and status lines, and the composer.
+
+use candado_api::{Command, Delivery, Direction, Padlock, PadlockView};
+use leptos::ev::KeyboardEvent;
+use leptos::prelude::*;
+
+use crate::i18n::fill;
+use crate::logic::{self, Route};
+use crate::store::{Conversation, Item, Store};
+use crate::tr;
+use crate::web;
+
+use super::contacts::command_error_text;
+use super::verify::VerifyDialog;
+
+/// The padlock's icon: open; closed with "?"; closed with a tick. Shapes differ, not only colours.
+#[component]
+pub fn PadlockIcon(state: Signal<Padlock>) -> impl IntoView {
+    view! {
+        <svg class="padlock-icon" viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false">
+            {move || match state.get() {
+                Padlock::NotEncrypted => view! {
+                    <path class="shackle" d="M7 11V7a5 5 0 0 1 9.6-2" fill="none" stroke-width="2" />
+                    <rect class="body" x="4" y="11" width="16" height="11" rx="2" />
+                }
+                .into_any(),
+                Padlock::EncryptedUnverified => view! {
+                    <path class="shackle" d="M7 11V7a5 5 0 0 1 10 0v4" fill="none" stroke-width="2" />
+                    <rect class="body" x="4" y="11" width="16" height="11" rx="2" />
+                    <path class="mark" d="M10 14.5a2 2 0 1 1 2.8 1.8c-.5.3-.8.7-.8 1.2v.5M12 20v.01" fill="none" stroke-width="1.8" />
+                }
+                .into_any(),
+                Padlock::Verified => view! {
+                    <path class="shackle" d="M7 11V7a5 5 0 0 1 10 0v4" fill="none" stroke-width="2" />
+                    <rect class="body" x="4" y="11" width="16" height="11" rx="2" />
+                    <path class="mark" d="M8.5 16.5l2.5 2.5 4.5-5" fill="none" stroke-width="2" />
+                }
+                .into_any(),
+            }}
+        </svg>
+    }
+}
+
+fn delivery_key(d: Delivery) -> &'static str {
+    match d {
+        Delivery::Received => "received",
+        Delivery::Queued => "queued",
+        Delivery::Sent => "sent",
+    }
+}
+
+/// `data-screen="chat"`.
+#[component]
+pub fn Chat(store: Store) -> impl IntoView {
+    let peer = move || store.chat_peer().unwrap_or_default();
+    let conversation = move || -> Conversation {
+        let (Some(account), Some(peer)) = (store.current.get(), store.chat_peer()) else {
+            return Conversation::default();
+        };
+        store
+            .conversations
+            .with(|c| c.get(&(account, peer)).cloned().unwrap_or_default())
+    };
+    let padlock = Memo::new(move |_| {
+        conversation().padlock.unwrap_or(PadlockView {
+            state: Padlock::NotEncrypted,
+            fingerprint: None,
+            finished: false,
+            queued: 0,
+        })
+    });
+    let state = Signal::derive(move || padlock.get().state);
+    let menu_open = RwSignal::new(false);
+    let text = RwSignal::new(String::new());
+
+    let with_peer = move |make: &dyn Fn(candado_api::AccountId, String) -> Command| {
+        if let (Some(account), Some(peer)) =
+            (store.current.get_untracked(), untrack(|| store.chat_peer()))
+        {
+            store.command_error.set(None);
+            store.send(make(account, peer));
+        }
+    };
+    let send_text = move || {
+        let body = text.get_untracked();
+        if body.trim().is_empty() {
+            return;
+        }
+        with_peer(&|account, peer| Command::SendMessage {
+            account,
+            peer,
+            text: body.clone(),
+        });
+        text.set(String::new());
+    };
+    let on_key = move |ev: KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+            ev.prevent_default();
+            send_text();
+        }
+    };
+    let menu_key = move |ev: KeyboardEvent| {
+        if ev.key() == "Escape" {
+            menu_open.set(false);
+            web::focus("padlock");
+        }
+    };
+    let toggle_menu = move |_| {
+        let open = !menu_open.get_untracked();
+        menu_open.set(open);
+        if open {
+            request_animation_frame(|| web::focus("start-private"));
+        }
+    };
+
+    view! {
+        <header class="chat-header card">
+            <button type="button" class="secondary" id="back" on:click=move |_| {
+                store.verify_open.set(false);
+                store.command_error.set(None);
+                store.route.set(Route::Home);
+            }>
+                {tr!(store, back)}
+            </button>
+            <h2 id="chat-peer">{peer}</h2>
+            <div class="padlock-wrap" on:keydown=menu_key>
+                <button
+                    type="button"
+                    id="padlock"
+                    class="padlock"
+                    data-padlock=move || logic::padlock_key(state.get())
+                    aria-haspopup="menu"
+                    aria-expanded=move || if menu_open.get() { "true" } else { "false" }
+                    aria-controls="padlock-menu"
+                    aria-describedby="padlock-label"
+                    title=tr!(store, padlock_button)
+                    on:click=toggle_menu
+                >
+                    <PadlockIcon state=state />
+                    <span id="padlock-label" class="padlock-label">
+                        {move || logic::padlock_label(state.get(), store.t()).to_string()}
+                    </span>
+                </button>
+                <Show when=move || menu_open.get()>
+                    <div id="padlock-menu" class="menu card" role="menu">
+                        <button type="button" role="menuitem" id="start-private" on:click=move |_| {
+                            menu_open.set(false);
+                            with_peer(&|account, peer| Command::StartPrivate { account, peer });
+                        }>
+                            {tr!(store, start_private)}
+                        </button>
+                        <button type="button" role="menuitem" id="verify" on:click=move |_| {
+                            menu_open.set(false);
+                            store.verify_open.set(true);
+                        }>
+                            {tr!(store, verify)}
+                        </button>
+                        <button type="button" role="menuitem" id="end-private" on:click=move |_| {
+                            menu_open.set(false);
+                            with_peer(&|account, peer| Command::EndPrivate { account, peer });
+                        }>
+                            {tr!(store, end_private)}
+                        </button>
+                    </div>
+                </Show>
+            </div>
+        </header>
+        <p id="padlock-queued" class="hint" role="status">
+            {move || {
+                let q = padlock.get().queued;
+                (q > 0).then(|| fill(&store.t().queued, "n", &q.to_string()))
+            }}
+        </p>
+        <p id="padlock-finished" class="warning" role="status">
+            {move || padlock.get().finished.then(|| store.t().finished_text.as_str())}
+        </p>
+        <ul id="messages" class="messages plain" role="log" aria-label=tr!(store, messages_label)>
+            {move || {
+                let t = store.t();
+                conversation()
+                    .items
+                    .into_iter()
+                    .map(|item| match item {
+                        Item::Message(m) => {
+                            let outgoing = m.direction == Direction::Outgoing;
+                            let status = match m.delivery {
+                                Delivery::Queued => Some(t.delivery_queued.as_str()),
+                                Delivery::Sent => Some(t.delivery_sent.as_str()),
+                                Delivery::Received => None,
+                            };
+                            view! {
+                                <li
+                                    class="message"
+                                    data-id=m.id.clone()
+                                    data-direction=if outgoing { "outgoing" } else { "incoming" }
+                                    data-encrypted=if m.encrypted { "true" } else { "false" }
+                                    data-delivery=delivery_key(m.delivery)
+                                >
+                                    <span class="message-text">{m.text}</span>
+                                    <span class="message-meta">
+                                        {(!m.encrypted).then(|| view! { <span class="unencrypted">{t.message_unencrypted.as_str()}</span> })}
+                                        {status.map(|s| view! { <span class="delivery">{s}</span> })}
+                                    </span>
+                                </li>
+                            }
+                            .into_any()
+                        }
+                        Item::Notice(n) => view! {
+                            <li class="notice" data-notice=logic::notice_key(&n)>{logic::notice_text(&n, t)}</li>
+                        }
+                        .into_any(),
+                        Item::Failed { id, condition } => view! {
+                            <li class="notice failed" data-notice="message_failed" data-id=id>
+                                {format!("{} ({condition})", t.message_failed)}
+                            </li>
+                        }
+                        .into_any(),
+                    })
+                    .collect_view()
+            }}
+        </ul>
+        <p class="error" id="chat-error" role="alert">{move || command_error_text(store)}</p>
+        <form class="composer" on:submit=move |ev| {
+            ev.prevent_default();
+            send_text();
+        }>
+            <label for="message-input" class="visually-hidden">{tr!(store, message_input_label)}</label>
+            <textarea id="message-input" rows="2" bind:value=text on:keydown=on_key></textarea>
+            <button type="submit" id="send">{tr!(store, send)}</button>
+        </form>
+        <Show when=move || store.verify_open.get()>
+            <VerifyDialog store=store padlock=padlock />
+        </Show>
+    }
+}

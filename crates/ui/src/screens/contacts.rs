@@ -1,0 +1,301 @@
+//! `data-screen="contacts"`: the current account (state, log in when its password is not remembered),
+//! the contacts with their presence, incoming requests, and adding a contact.
+
+use candado_api::{AccountId, AccountSetup, AccountState, Command, Contact, Presence};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use crate::logic::{self, Route};
+use crate::store::Store;
+use crate::tr;
+
+fn presence_key(p: Presence) -> &'static str {
+    match p {
+        Presence::Offline => "offline",
+        Presence::Available => "available",
+        Presence::Away => "away",
+        Presence::Busy => "busy",
+    }
+}
+
+fn presence_text(p: Presence, t: &'static crate::i18n::Texts) -> &'static str {
+    match p {
+        Presence::Offline => &t.presence_offline,
+        Presence::Available => &t.presence_available,
+        Presence::Away => &t.presence_away,
+        Presence::Busy => &t.presence_busy,
+    }
+}
+
+/// The command error shown on screens other than add-account (tracked).
+pub fn command_error_text(store: Store) -> Option<&'static str> {
+    let t = store.t();
+    store
+        .command_error
+        .get()
+        .map(|kind| logic::command_failure_text(kind, t))
+}
+
+/// The account switcher (`#account-switch`), shown with two accounts or more.
+#[component]
+fn AccountSwitch(store: Store) -> impl IntoView {
+    let all = move || {
+        let mut ids: Vec<AccountId> = store
+            .saved
+            .with(|s| s.iter().map(|a| a.account.clone()).collect());
+        store.accounts.with(|a| {
+            for id in a.keys() {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+        });
+        ids.sort();
+        ids
+    };
+    view! {
+        <Show when=move || { all().len() > 1 }>
+            <label for="account-switch">{tr!(store, account_switch_label)}</label>
+            <select
+                id="account-switch"
+                on:change=move |ev| {
+                    store.command_error.set(None);
+                    store.current.set(Some(AccountId(event_target_value(&ev))));
+                }
+            >
+                {move || {
+                    let current = store.current.get();
+                    all()
+                        .into_iter()
+                        .map(|id| {
+                            let selected = Some(&id) == current.as_ref();
+                            view! { <option value=id.0.clone() selected=selected>{id.0.clone()}</option> }
+                        })
+                        .collect_view()
+                }}
+            </select>
+        </Show>
+    }
+}
+
+/// `data-screen="contacts"`.
+#[component]
+pub fn Contacts(store: Store) -> impl IntoView {
+    let current = move || store.current.get();
+    let state = move || {
+        let id = current()?;
+        store.accounts.with(|a| a.get(&id).cloned())
+    };
+    let state_key = move || {
+        state()
+            .map(|s| logic::account_state_key(&s))
+            .unwrap_or("offline")
+    };
+    let state_text = move || {
+        let t = store.t();
+        state()
+            .map(|s| logic::account_state_text(&s, t))
+            .unwrap_or_else(|| t.state_offline.clone())
+    };
+    // A saved account that is not logged in and whose password is not remembered asks for it.
+    let needs_login = move || {
+        let Some(id) = current() else { return false };
+        let offline = matches!(
+            state(),
+            None | Some(AccountState::Offline) | Some(AccountState::Failed { .. })
+        );
+        offline
+            && store
+                .saved
+                .with(|s| s.iter().any(|a| a.account == id && !a.password_saved))
+    };
+    let login_password = RwSignal::new(String::new());
+    let login = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Some(id) = store.current.get_untracked() else {
+            return;
+        };
+        let Some(saved) = store
+            .saved
+            .with_untracked(|s| s.iter().find(|a| a.account == id).cloned())
+        else {
+            return;
+        };
+        store.command_error.set(None);
+        store.send(Command::Login {
+            account: AccountSetup {
+                jid: id.0.clone(),
+                password: login_password.get_untracked().as_str().into(),
+                websocket_url: saved.websocket_url,
+                remember_password: false,
+            },
+        });
+        login_password.set(String::new());
+    };
+
+    let contacts = move || -> Vec<Contact> {
+        let Some(id) = current() else {
+            return Vec::new();
+        };
+        let mut list = store
+            .rosters
+            .with(|r| r.get(&id).cloned().unwrap_or_default());
+        list.sort_by(|a, b| a.jid.cmp(&b.jid));
+        list
+    };
+    let requests = move || -> Vec<String> {
+        let Some(id) = current() else {
+            return Vec::new();
+        };
+        store
+            .requests
+            .with(|r| r.get(&id).cloned().unwrap_or_default())
+    };
+    let answer = move |jid: String, accept: bool| {
+        if let Some(account) = store.current.get_untracked() {
+            store.send(Command::AnswerSubscription {
+                account: account.clone(),
+                jid: jid.clone(),
+                accept,
+            });
+            store.requests.update(|r| {
+                if let Some(list) = r.get_mut(&account) {
+                    list.retain(|j| j != &jid);
+                }
+            });
+        }
+    };
+    let new_contact = RwSignal::new(String::new());
+    let add = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let jid = new_contact.get_untracked().trim().to_string();
+        let Some(account) = store.current.get_untracked() else {
+            return;
+        };
+        if jid.is_empty() {
+            return;
+        }
+        store.command_error.set(None);
+        store.send(Command::AddContact {
+            account,
+            jid,
+            name: None,
+        });
+        new_contact.set(String::new());
+    };
+
+    view! {
+        <section class="card account-header" aria-labelledby="account-jid">
+            <AccountSwitch store=store />
+            <h2 id="account-jid">{move || current().map(|c| c.0).unwrap_or_default()}</h2>
+            <p id="account-state" class="account-state" role="status" data-state=state_key>
+                {state_text}
+            </p>
+            <Show when=needs_login>
+                <form class="inline-form" on:submit=login>
+                    <label for="login-password">{tr!(store, login_password_label)}</label>
+                    <input id="login-password" type="password" autocomplete="current-password" bind:value=login_password />
+                    <button type="submit" id="login">{tr!(store, login)}</button>
+                </form>
+            </Show>
+            <div class="actions toolbar">
+                <button type="button" class="secondary" id="settings-open" on:click=move |_| store.route.set(Route::Settings)>
+                    {tr!(store, settings_open)}
+                </button>
+                <button type="button" class="secondary" id="add-account-open" on:click=move |_| store.route.set(Route::AddAccount)>
+                    {tr!(store, add_account_open)}
+                </button>
+                <button type="button" class="secondary" id="lock-now" on:click=move |_| store.send(Command::Lock)>
+                    {tr!(store, lock_now)}
+                </button>
+            </div>
+        </section>
+        <p class="error" id="contacts-error" role="alert">{move || command_error_text(store)}</p>
+        <Show when=move || !requests().is_empty()>
+            <section class="card" aria-labelledby="requests-title">
+                <h2 id="requests-title">{tr!(store, requests_title)}</h2>
+                <ul id="requests" class="plain">
+                    {move || requests()
+                        .into_iter()
+                        .map(|jid| {
+                            let (a, r) = (jid.clone(), jid.clone());
+                            view! {
+                                <li class="request" data-jid=jid.clone()>
+                                    <span class="jid">{jid.clone()}</span>
+                                    " "
+                                    <span>{tr!(store, request_text)}</span>
+                                    <span class="actions">
+                                        <button type="button" class="request-accept" on:click=move |_| answer(a.clone(), true)>
+                                            {tr!(store, request_accept)}
+                                        </button>
+                                        <button type="button" class="request-refuse secondary" on:click=move |_| answer(r.clone(), false)>
+                                            {tr!(store, request_refuse)}
+                                        </button>
+                                    </span>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </section>
+        </Show>
+        <section class="card" aria-labelledby="contacts-title">
+            <h2 id="contacts-title">{tr!(store, contacts_title)}</h2>
+            <ul id="contacts" class="plain">
+                {move || {
+                    let list = contacts();
+                    if list.is_empty() {
+                        return view! { <li class="empty">{tr!(store, contacts_empty)}</li> }.into_any();
+                    }
+                    list.into_iter()
+                        .map(|c| {
+                            let jid = c.jid.clone();
+                            let open = jid.clone();
+                            let name = c.name.clone().filter(|n| !n.trim().is_empty());
+                            let presence = c.presence;
+                            view! {
+                                <li class="contact" data-jid=jid.clone() data-presence=presence_key(presence)>
+                                    <span class="presence-dot" aria-hidden="true"></span>
+                                    <span class="who">
+                                        <span class="name">{name.unwrap_or_else(|| jid.clone())}</span>
+                                        <span class="jid">{jid.clone()}</span>
+                                        <span class="presence">{move || presence_text(presence, store.t())}</span>
+                                        {c.pending_out.then(|| view! { <span class="pending">{tr!(store, pending_out)}</span> })}
+                                    </span>
+                                    <button
+                                        type="button"
+                                        class="contact-open"
+                                        aria-label=move || format!("{}: {}", store.t().open_chat, open)
+                                        on:click={
+                                            let jid = jid.clone();
+                                            move |_| {
+                                                store.command_error.set(None);
+                                                store.route.set(Route::Chat(jid.clone()));
+                                            }
+                                        }
+                                    >
+                                        {tr!(store, open_chat)}
+                                    </button>
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                        .into_any()
+                }}
+            </ul>
+            <form class="inline-form" on:submit=add>
+                <label for="add-contact-jid">{tr!(store, add_contact_label)}</label>
+                <input
+                    id="add-contact-jid"
+                    type="text"
+                    inputmode="email"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    placeholder="alice@example.org"
+                    bind:value=new_contact
+                />
+                <button type="submit" id="add-contact">{tr!(store, add_contact)}</button>
+            </form>
+        </section>
+    }
+}

@@ -1,0 +1,149 @@
+//! The screens, one module each, and the shell that picks one from the store.
+//!
+//! Every element a test or a person relies on has a stable id (listed in the crate's brief); the
+//! current screen is named by `<main id="screen" data-screen="…">`.
+
+use candado_api::{ConnectionState, FailureReason};
+use leptos::prelude::*;
+
+use crate::i18n::Texts;
+use crate::logic::Screen;
+use crate::store::{Status, Store};
+
+mod add_account;
+mod chat;
+mod contacts;
+mod settings;
+mod vault;
+mod verify;
+
+/// A reactive text of the current language: `tr!(store, field)`.
+#[macro_export]
+macro_rules! tr {
+    ($store:expr, $field:ident) => {{
+        let store = $store;
+        move || store.t().$field.as_str()
+    }};
+}
+
+/// The whole app below `<body>`: brand, the current screen, the connection status area, the live
+/// regions and the incoming-verification prompt.
+#[component]
+pub fn Shell(store: Store) -> impl IntoView {
+    let screen = Memo::new(move |_| store.screen());
+    let peer = move || store.chat_peer().unwrap_or_default();
+    let body = move || match screen.get() {
+        Screen::Starting => view! { <p class="muted">{tr!(store, loading)}</p> }.into_any(),
+        Screen::FirstRun => view! { <vault::FirstRun store=store /> }.into_any(),
+        Screen::Unlock => view! { <vault::Unlock store=store /> }.into_any(),
+        Screen::Working => view! { <vault::Working store=store /> }.into_any(),
+        Screen::AddAccount => view! { <add_account::AddAccount store=store /> }.into_any(),
+        Screen::Contacts => view! { <contacts::Contacts store=store /> }.into_any(),
+        Screen::Chat => view! { <chat::Chat store=store /> }.into_any(),
+        Screen::Settings => view! { <settings::Settings store=store /> }.into_any(),
+    };
+    view! {
+        <div class="shell">
+            <header class="brand">
+                <h1>"Candado"</h1>
+                <p class="tagline">{tr!(store, tagline)}</p>
+            </header>
+            <main
+                id="screen"
+                data-screen=move || screen.get().id()
+                data-peer=move || (screen.get() == Screen::Chat).then(peer)
+            >
+                {body}
+            </main>
+            <StatusArea store=store compact=Signal::derive(move || screen.get() == Screen::Chat) />
+            <div id="announcer" class="visually-hidden" aria-live="polite" aria-atomic="true">
+                {move || store.announce.get()}
+            </div>
+            <div id="alert-announcer" class="visually-hidden" aria-live="assertive" aria-atomic="true">
+                {move || store.alert.get()}
+            </div>
+            <verify::SmpIncoming store=store />
+        </div>
+    }
+}
+
+/// What the status area shows for a status.
+#[derive(Debug)]
+struct StatusView {
+    /// Stable machine-readable state, for tests and styling.
+    key: &'static str,
+    text: &'static str,
+    help: Option<&'static str>,
+    can_retry: bool,
+}
+
+fn describe(status: &Status, t: &'static Texts) -> StatusView {
+    let view = |key, text: &'static String, help: Option<&'static String>, can_retry| StatusView {
+        key,
+        text: text.as_str(),
+        help: help.map(String::as_str),
+        can_retry,
+    };
+    match status {
+        Status::Starting => view("starting", &t.starting, None, false),
+        Status::WorkerError => view("failed", &t.failed, Some(&t.worker_error), false),
+        Status::ConfigError(_) => view("failed", &t.failed, Some(&t.config_error), false),
+        Status::Connection(state) => match state {
+            ConnectionState::Disconnected => view("disconnected", &t.disconnected, None, true),
+            ConnectionState::Connecting { .. } => view("connecting", &t.connecting, None, false),
+            ConnectionState::Connected { .. } => view("connected", &t.connected, None, false),
+            ConnectionState::Failed { reason, .. } => {
+                let help = match reason {
+                    FailureReason::Unreachable => &t.unreachable_help,
+                    FailureReason::NotXmpp => &t.not_xmpp_help,
+                    FailureReason::InvalidUrl => &t.invalid_url_help,
+                    FailureReason::StreamError => &t.stream_error_help,
+                };
+                view("failed", &t.failed, Some(help), true)
+            }
+        },
+    }
+}
+
+/// Sends the connection probe to the configured server.
+pub fn probe(store: Store) {
+    if let Some(server) = store.server.get_untracked() {
+        store.send(candado_api::Command::Connect { server });
+    }
+}
+
+/// The connection probe's status: `#server-domain`, `#connection-status`, `#connection-help`, `#retry`.
+#[component]
+fn StatusArea(store: Store, compact: Signal<bool>) -> impl IntoView {
+    let view_of = move || describe(&store.status.get(), store.t());
+    view! {
+        <section class="card status-area" class:compact=move || compact.get() aria-labelledby="connection-status">
+            <p class="server">
+                {tr!(store, server_label)} ": "
+                <span id="server-domain">
+                    {move || store.server.get().map(|s| s.domain).unwrap_or_default()}
+                </span>
+            </p>
+            <p
+                id="connection-status"
+                class="status"
+                role="status"
+                aria-live="polite"
+                data-state=move || view_of().key
+            >
+                {move || view_of().text}
+            </p>
+            <p class="help" id="connection-help">
+                {move || view_of().help.unwrap_or_default()}
+            </p>
+            <button
+                type="button"
+                id="retry"
+                hidden=move || !view_of().can_retry
+                on:click=move |_| probe(store)
+            >
+                {tr!(store, retry)}
+            </button>
+        </section>
+    }
+}

@@ -1,0 +1,460 @@
+//! The UI's single store: signals fed by the worker's events ([`Store::apply`]), read by the screens.
+//! Commands leave through [`Store::send`], which the app wires to the worker (tests wire it to a list).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use candado_api::{
+    AccountFailure, AccountId, AccountState, ChatMessage, Command, CommandFailure, ConnectionState,
+    Contact, Direction, Event, Form, Notice, PadlockView, SavedAccount, ServerConfig, VaultFailure,
+    VaultState,
+};
+use leptos::prelude::*;
+
+use crate::i18n::{fill, Lang};
+use crate::logic::{self, Route, Screen};
+
+/// What the connection status area shows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// Nothing known yet.
+    Starting,
+    /// The probe connection's state.
+    Connection(ConnectionState),
+    /// `config.json` could not be used.
+    ConfigError(String),
+    /// The worker could not start.
+    WorkerError,
+}
+
+/// One line of a conversation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    /// A message.
+    Message(ChatMessage),
+    /// A status line.
+    Notice(Notice),
+    /// A message we sent was not delivered.
+    Failed {
+        /// The message's id.
+        id: String,
+        /// The XMPP condition.
+        condition: String,
+    },
+}
+
+/// A conversation as shown.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Conversation {
+    /// Messages and status lines, oldest first.
+    pub items: Vec<Item>,
+    /// The padlock, once the worker reported one.
+    pub padlock: Option<PadlockView>,
+}
+
+/// An error shown on the add-account screen.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AccountError {
+    /// The server refused the registration.
+    Registration {
+        /// XMPP condition.
+        condition: String,
+        /// Server text.
+        text: Option<String>,
+    },
+    /// The account failed.
+    Account(AccountFailure),
+    /// A command failed.
+    Command(CommandFailure),
+}
+
+/// The contact's SMP question waiting for our answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SmpPrompt {
+    /// Our account.
+    pub account: AccountId,
+    /// The contact.
+    pub peer: String,
+    /// The question, or `None` for a shared secret.
+    pub question: Option<String>,
+}
+
+type Sender = Arc<dyn Fn(Command) + Send + Sync>;
+
+/// The store. Every field is a signal (the store is `Copy`).
+#[derive(Clone, Copy)]
+pub struct Store {
+    /// Interface language.
+    pub lang: RwSignal<Lang>,
+    /// Connection probe status.
+    pub status: RwSignal<Status>,
+    /// The configured server.
+    pub server: RwSignal<Option<ServerConfig>>,
+    /// The worker said `Ready`.
+    pub worker_ready: RwSignal<bool>,
+    /// The vault's state, once known.
+    pub vault: RwSignal<Option<VaultState>>,
+    /// The last vault failure.
+    pub vault_error: RwSignal<Option<VaultFailure>>,
+    /// An unlock was sent and the saved accounts have not arrived yet.
+    pub waiting_for_accounts: RwSignal<bool>,
+    /// Accounts saved in the vault.
+    pub saved: RwSignal<Vec<SavedAccount>>,
+    /// Connection state of each account the worker told us about.
+    pub accounts: RwSignal<BTreeMap<AccountId, AccountState>>,
+    /// The account on show.
+    pub current: RwSignal<Option<AccountId>>,
+    /// Where the person is.
+    pub route: RwSignal<Route>,
+    /// Contacts per account.
+    pub rosters: RwSignal<BTreeMap<AccountId, Vec<Contact>>>,
+    /// Incoming subscription requests per account.
+    pub requests: RwSignal<BTreeMap<AccountId, Vec<String>>>,
+    /// Conversations per (account, contact).
+    pub conversations: RwSignal<BTreeMap<(AccountId, String), Conversation>>,
+    /// Own fingerprints per account.
+    pub own_fingerprints: RwSignal<BTreeMap<AccountId, String>>,
+    /// An incoming SMP question.
+    pub smp_incoming: RwSignal<Option<SmpPrompt>>,
+    /// Discovered endpoints per domain (`None`: the server publishes none).
+    pub discovered: RwSignal<BTreeMap<String, Option<String>>>,
+    /// The account being added (registration or first login).
+    pub setup: RwSignal<Option<AccountId>>,
+    /// A registration form from the server.
+    pub reg_form: RwSignal<Option<(AccountId, Form)>>,
+    /// An error on the add-account screen.
+    pub account_error: RwSignal<Option<AccountError>>,
+    /// A failed command elsewhere (contacts, chat, settings).
+    pub command_error: RwSignal<Option<CommandFailure>>,
+    /// The verify dialog is open.
+    pub verify_open: RwSignal<bool>,
+    /// A passphrase change is under way (shows "Done." on success).
+    pub changing_passphrase: RwSignal<Option<bool>>,
+    /// Polite announcements (new messages, security changes).
+    pub announce: RwSignal<String>,
+    /// Assertive announcements (fingerprint changed).
+    pub alert: RwSignal<String>,
+    sender: StoredValue<Sender>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A fresh store whose commands go to `send`.
+    pub fn new(lang: Lang, send: impl Fn(Command) + Send + Sync + 'static) -> Store {
+        let sender: Sender = Arc::new(send);
+        Store {
+            lang: RwSignal::new(lang),
+            status: RwSignal::new(Status::Starting),
+            server: RwSignal::new(None),
+            worker_ready: RwSignal::new(false),
+            vault: RwSignal::new(None),
+            vault_error: RwSignal::new(None),
+            waiting_for_accounts: RwSignal::new(false),
+            saved: RwSignal::new(Vec::new()),
+            accounts: RwSignal::new(BTreeMap::new()),
+            current: RwSignal::new(None),
+            route: RwSignal::new(Route::Home),
+            rosters: RwSignal::new(BTreeMap::new()),
+            requests: RwSignal::new(BTreeMap::new()),
+            conversations: RwSignal::new(BTreeMap::new()),
+            own_fingerprints: RwSignal::new(BTreeMap::new()),
+            smp_incoming: RwSignal::new(None),
+            discovered: RwSignal::new(BTreeMap::new()),
+            setup: RwSignal::new(None),
+            reg_form: RwSignal::new(None),
+            account_error: RwSignal::new(None),
+            command_error: RwSignal::new(None),
+            verify_open: RwSignal::new(false),
+            changing_passphrase: RwSignal::new(None),
+            announce: RwSignal::new(String::new()),
+            alert: RwSignal::new(String::new()),
+            sender: StoredValue::new(sender),
+        }
+    }
+
+    /// Sends a command to the worker.
+    pub fn send(&self, command: Command) {
+        let sender = self.sender.get_value();
+        sender(command);
+    }
+
+    /// The texts in the current language (tracked).
+    pub fn t(&self) -> &'static crate::i18n::Texts {
+        self.lang.get().texts()
+    }
+
+    /// The screen on show (tracked).
+    pub fn screen(&self) -> Screen {
+        let has_account = self.saved.with(|s| !s.is_empty())
+            || self.accounts.with(|a| !a.is_empty())
+            || self.current.with(Option::is_some);
+        self.route.with(|route| {
+            logic::screen(
+                self.vault.get(),
+                route,
+                self.waiting_for_accounts.get(),
+                has_account,
+            )
+        })
+    }
+
+    /// The contact of the open chat, if any (tracked).
+    pub fn chat_peer(&self) -> Option<String> {
+        self.route.with(|r| match r {
+            Route::Chat(peer) => Some(peer.clone()),
+            _ => None,
+        })
+    }
+
+    /// Sends `Unlock` and waits for the saved accounts.
+    pub fn unlock(&self, passphrase: &str) {
+        self.vault_error.set(None);
+        self.waiting_for_accounts.set(true);
+        self.send(Command::Unlock {
+            passphrase: passphrase.into(),
+        });
+        // Should the saved accounts never come, do not stay on "opening" for ever.
+        let waiting = self.waiting_for_accounts;
+        set_timeout(
+            move || waiting.set(false),
+            std::time::Duration::from_secs(5),
+        );
+    }
+
+    fn announce_polite(&self, text: String) {
+        self.announce.set(text);
+    }
+
+    fn reset_after_lock(&self) {
+        self.accounts.set(BTreeMap::new());
+        self.rosters.set(BTreeMap::new());
+        self.requests.set(BTreeMap::new());
+        self.conversations.set(BTreeMap::new());
+        self.own_fingerprints.set(BTreeMap::new());
+        self.smp_incoming.set(None);
+        self.setup.set(None);
+        self.reg_form.set(None);
+        self.account_error.set(None);
+        self.command_error.set(None);
+        self.verify_open.set(false);
+        self.saved.set(Vec::new());
+        self.current.set(None);
+        self.route.set(Route::Home);
+        self.waiting_for_accounts.set(false);
+    }
+
+    fn conversation(&self, account: AccountId, peer: String, f: impl FnOnce(&mut Conversation)) {
+        self.conversations
+            .update(|all| f(all.entry((account, peer)).or_default()));
+    }
+
+    /// Applies one event from the worker.
+    pub fn apply(&self, event: Event) {
+        let t = self.lang.get_untracked().texts();
+        match event {
+            Event::Ready => self.worker_ready.set(true),
+            Event::Pong { .. } => {}
+            Event::Connection { state } => self.status.set(Status::Connection(state)),
+            Event::ProtocolError { detail } => {
+                web_sys::console::warn_1(&format!("candado: {detail}").into());
+                if !self.worker_ready.get_untracked() {
+                    self.status.set(Status::WorkerError);
+                }
+            }
+            Event::Vault { state } => {
+                if matches!(state, VaultState::Locked | VaultState::Absent) {
+                    self.reset_after_lock();
+                }
+                if state == VaultState::Unlocked {
+                    self.vault_error.set(None);
+                    if self.changing_passphrase.get_untracked() == Some(false) {
+                        self.changing_passphrase.set(Some(true));
+                    }
+                }
+                self.vault.set(Some(state));
+            }
+            Event::VaultFailed { reason, .. } => {
+                self.waiting_for_accounts.set(false);
+                if self.changing_passphrase.get_untracked().is_some() {
+                    self.changing_passphrase.set(None);
+                }
+                self.vault_error.set(Some(reason));
+            }
+            Event::SavedAccounts { accounts } => {
+                self.waiting_for_accounts.set(false);
+                let current = self.current.get_untracked();
+                let known = current.as_ref().is_some_and(|c| {
+                    accounts.iter().any(|s| &s.account == c)
+                        || self.accounts.with_untracked(|a| a.contains_key(c))
+                });
+                if !known {
+                    self.current
+                        .set(accounts.first().map(|s| s.account.clone()));
+                }
+                self.saved.set(accounts);
+            }
+            Event::Discovered {
+                domain,
+                websocket_url,
+            } => self.discovered.update(|d| {
+                d.insert(domain.to_lowercase(), websocket_url);
+            }),
+            Event::Account { account, state } => self.apply_account(account, state),
+            Event::RegistrationForm { account, form } => {
+                self.reg_form.set(Some((account, form)));
+            }
+            Event::RegistrationFailed {
+                condition, text, ..
+            } => self
+                .account_error
+                .set(Some(AccountError::Registration { condition, text })),
+            Event::Roster { account, contacts } => self.rosters.update(|r| {
+                r.insert(account, contacts);
+            }),
+            Event::Contact { account, contact } => {
+                if matches!(
+                    contact.subscription,
+                    candado_api::Subscription::From | candado_api::Subscription::Both
+                ) {
+                    self.requests.update(|r| {
+                        if let Some(list) = r.get_mut(&account) {
+                            list.retain(|j| j != &contact.jid);
+                        }
+                    });
+                }
+                self.rosters.update(|r| {
+                    let list = r.entry(account).or_default();
+                    match list.iter_mut().find(|c| c.jid == contact.jid) {
+                        Some(existing) => *existing = contact,
+                        None => list.push(contact),
+                    }
+                });
+            }
+            Event::ContactRemoved { account, jid } => self.rosters.update(|r| {
+                if let Some(list) = r.get_mut(&account) {
+                    list.retain(|c| c.jid != jid);
+                }
+            }),
+            Event::SubscriptionRequest { account, jid, .. } => {
+                self.announce_polite(format!("{}: {jid}", t.requests_title));
+                self.requests.update(|r| {
+                    let list = r.entry(account).or_default();
+                    if !list.contains(&jid) {
+                        list.push(jid);
+                    }
+                });
+            }
+            Event::Message {
+                account,
+                peer,
+                message,
+            } => {
+                if message.direction == Direction::Incoming {
+                    self.announce_polite(fill(&t.new_message_from, "jid", &peer));
+                }
+                self.conversation(account, peer, |c| {
+                    let same = c.items.iter_mut().find(
+                        |i| matches!(i, Item::Message(m) if m.id == message.id && m.direction == message.direction),
+                    );
+                    match same {
+                        Some(existing) => *existing = Item::Message(message),
+                        None => c.items.push(Item::Message(message)),
+                    }
+                });
+            }
+            Event::MessageFailed {
+                account,
+                peer,
+                id,
+                condition,
+            } => self.conversation(account, peer, |c| {
+                c.items.push(Item::Failed { id, condition })
+            }),
+            Event::Padlock {
+                account,
+                peer,
+                padlock,
+            } => {
+                let label = logic::padlock_label(padlock.state, t);
+                let mut changed = false;
+                let announcement = fill(&fill(&t.padlock_now, "jid", &peer), "state", label);
+                self.conversation(account, peer, |c| {
+                    changed = c.padlock.as_ref().map(|p| p.state) != Some(padlock.state);
+                    c.padlock = Some(padlock);
+                });
+                if changed {
+                    self.announce_polite(announcement);
+                }
+            }
+            Event::Notice {
+                account,
+                peer,
+                notice,
+            } => {
+                let text = format!("{peer}: {}", logic::notice_text(&notice, t));
+                if matches!(notice, Notice::FingerprintChanged { .. }) {
+                    self.alert.set(text);
+                } else if logic::notice_is_security_change(&notice) {
+                    self.announce_polite(text);
+                }
+                self.conversation(account, peer, |c| c.items.push(Item::Notice(notice)));
+            }
+            Event::SmpQuestion {
+                account,
+                peer,
+                question,
+            } => self.smp_incoming.set(Some(SmpPrompt {
+                account,
+                peer,
+                question,
+            })),
+            Event::OwnFingerprint {
+                account,
+                fingerprint,
+            } => self.own_fingerprints.update(|f| {
+                f.insert(account, fingerprint);
+            }),
+            Event::CommandFailed { account, kind, .. } => {
+                let adding = self.setup.get_untracked().is_some()
+                    && (account.is_none() || account == self.setup.get_untracked());
+                if adding || self.screen_untracked() == Screen::AddAccount {
+                    self.account_error.set(Some(AccountError::Command(kind)));
+                } else {
+                    self.command_error.set(Some(kind));
+                }
+            }
+        }
+    }
+
+    fn screen_untracked(&self) -> Screen {
+        leptos::prelude::untrack(|| self.screen())
+    }
+
+    fn apply_account(&self, account: AccountId, state: AccountState) {
+        let setting_up = self.setup.get_untracked().as_ref() == Some(&account);
+        match &state {
+            AccountState::Failed { reason, .. } if setting_up => {
+                self.account_error.set(Some(AccountError::Account(*reason)));
+            }
+            AccountState::Online { .. } if setting_up => {
+                self.setup.set(None);
+                self.reg_form.set(None);
+                self.account_error.set(None);
+                self.current.set(Some(account.clone()));
+                self.route.set(Route::Home);
+            }
+            _ => {}
+        }
+        if self.current.get_untracked().is_none() && !setting_up {
+            self.current.set(Some(account.clone()));
+        }
+        self.accounts.update(|a| {
+            a.insert(account, state);
+        });
+    }
+}

@@ -1,0 +1,929 @@
+//! The screens, mounted for real in the browser: events are fed into the store as the worker would
+//! send them, the DOM is checked through the ids and data attributes the end-to-end tests rely on, and
+//! the commands the screens send are recorded instead of reaching a worker.
+#![cfg(target_arch = "wasm32")]
+
+use std::sync::{Arc, Mutex};
+
+use candado_api::*;
+use candado_ui::i18n::Lang;
+use candado_ui::screens::Shell;
+use candado_ui::store::Store;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+struct Mounted {
+    root: Element,
+    store: Store,
+    sent: Arc<Mutex<Vec<Command>>>,
+}
+
+fn server() -> ServerConfig {
+    ServerConfig {
+        domain: "localhost".into(),
+        websocket_url: "ws://127.0.0.1:5280/xmpp-websocket".into(),
+    }
+}
+
+fn alice() -> AccountId {
+    AccountId("alice@localhost".into())
+}
+
+fn mount() -> Mounted {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let root = document.create_element("div").unwrap();
+    document.body().unwrap().append_child(&root).unwrap();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let log = sent.clone();
+    let store = Store::new(Lang::Es, move |c| log.lock().unwrap().push(c));
+    store.server.set(Some(server()));
+    leptos::mount::mount_to(root.clone().unchecked_into::<HtmlElement>(), move || {
+        view! { <Shell store=store /> }
+    })
+    .forget();
+    Mounted { root, store, sent }
+}
+
+async fn tick() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 20)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+impl Mounted {
+    async fn apply(&self, event: Event) {
+        self.store.apply(event);
+        tick().await;
+    }
+
+    fn find(&self, selector: &str) -> Option<Element> {
+        self.root.query_selector(selector).unwrap()
+    }
+
+    fn get(&self, selector: &str) -> Element {
+        self.find(selector)
+            .unwrap_or_else(|| panic!("no {selector} in {}", self.root.inner_html()))
+    }
+
+    fn all(&self, selector: &str) -> Vec<Element> {
+        let list = self.root.query_selector_all(selector).unwrap();
+        (0..list.length())
+            .map(|i| list.item(i).unwrap().unchecked_into())
+            .collect()
+    }
+
+    fn text(&self, selector: &str) -> String {
+        self.get(selector).text_content().unwrap_or_default()
+    }
+
+    fn attr(&self, selector: &str, name: &str) -> Option<String> {
+        self.get(selector).get_attribute(name)
+    }
+
+    fn screen(&self) -> String {
+        self.attr("#screen", "data-screen").unwrap()
+    }
+
+    async fn click(&self, selector: &str) {
+        self.get(selector).unchecked_into::<HtmlElement>().click();
+        tick().await;
+    }
+
+    async fn type_in(&self, selector: &str, value: &str) {
+        let el = self.get(selector);
+        if let Some(input) = el.dyn_ref::<HtmlInputElement>() {
+            input.set_value(value);
+        } else {
+            el.unchecked_ref::<web_sys::HtmlTextAreaElement>()
+                .set_value(value);
+        }
+        let init = web_sys::EventInit::new();
+        init.set_bubbles(true);
+        let ev = web_sys::Event::new_with_event_init_dict("input", &init).unwrap();
+        el.dispatch_event(&ev).unwrap();
+        tick().await;
+    }
+
+    async fn press_enter(&self, selector: &str) {
+        self.press(selector, "Enter").await;
+    }
+
+    async fn press(&self, selector: &str, key: &str) {
+        let init = web_sys::KeyboardEventInit::new();
+        init.set_key(key);
+        init.set_bubbles(true);
+        init.set_cancelable(true);
+        let ev =
+            web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+        self.get(selector).dispatch_event(&ev).unwrap();
+        tick().await;
+    }
+
+    fn disabled(&self, selector: &str) -> bool {
+        self.get(selector).has_attribute("disabled")
+    }
+
+    fn take_sent(&self) -> Vec<Command> {
+        std::mem::take(&mut *self.sent.lock().unwrap())
+    }
+
+    async fn unlocked_with_alice_online(&self) {
+        self.apply(Event::Ready).await;
+        self.apply(Event::Vault {
+            state: VaultState::Locked,
+        })
+        .await;
+        self.store.unlock("p");
+        self.apply(Event::Vault {
+            state: VaultState::Unlocked,
+        })
+        .await;
+        self.apply(Event::SavedAccounts {
+            accounts: vec![SavedAccount {
+                account: alice(),
+                websocket_url: server().websocket_url,
+                password_saved: true,
+            }],
+        })
+        .await;
+        self.apply(Event::Account {
+            account: alice(),
+            state: AccountState::Online {
+                jid: "alice@localhost/web".into(),
+            },
+        })
+        .await;
+        self.apply(Event::Roster {
+            account: alice(),
+            contacts: vec![Contact {
+                jid: "bob@localhost".into(),
+                name: None,
+                subscription: Subscription::Both,
+                pending_out: false,
+                presence: Presence::Available,
+            }],
+        })
+        .await;
+        self.take_sent();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn first_run_creates_the_vault_only_with_matching_passphrases() {
+    let m = mount();
+    assert_eq!(m.screen(), "starting");
+    assert_eq!(
+        m.attr("#connection-status", "data-state").as_deref(),
+        Some("starting")
+    );
+    m.apply(Event::Ready).await;
+    m.apply(Event::Vault {
+        state: VaultState::Absent,
+    })
+    .await;
+    assert_eq!(m.screen(), "first-run");
+    assert_eq!(m.attr("#passphrase", "type").as_deref(), Some("password"));
+    assert!(m.disabled("#create-vault"));
+    // The probe's status area is on this screen too.
+    m.apply(Event::Connection {
+        state: ConnectionState::Connected {
+            domain: "localhost".into(),
+        },
+    })
+    .await;
+    assert_eq!(m.text("#connection-status"), "Conectado");
+    assert_eq!(m.text("#server-domain"), "localhost");
+
+    m.type_in("#passphrase", "abc").await;
+    assert_eq!(
+        m.attr("#passphrase-strength", "data-level").as_deref(),
+        Some("0")
+    );
+    m.type_in("#passphrase", "caballo correcto pila grapa")
+        .await;
+    assert_eq!(
+        m.attr("#passphrase-strength", "data-level").as_deref(),
+        Some("4")
+    );
+    assert_eq!(m.text("#passphrase-strength-text"), "Fuerte");
+    m.type_in("#passphrase-confirm", "caballo correcto pila")
+        .await;
+    assert!(m.disabled("#create-vault"));
+    assert!(!m.text("#passphrase-mismatch").is_empty());
+    m.type_in("#passphrase-confirm", "caballo correcto pila grapa")
+        .await;
+    assert!(!m.disabled("#create-vault"));
+    m.click("#create-vault").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::CreateVault { passphrase }] if passphrase.expose() == "caballo correcto pila grapa"),
+        "{sent:?}"
+    );
+
+    // Skipping warns first; cancelling sends nothing.
+    assert!(m.find("#skip-warning").is_none());
+    m.click("#skip-passphrase").await;
+    assert_eq!(
+        m.attr("#skip-warning", "role").as_deref(),
+        Some("alertdialog")
+    );
+    m.click("#skip-cancel").await;
+    assert!(m.find("#skip-warning").is_none());
+    assert!(m.take_sent().is_empty());
+    m.click("#skip-passphrase").await;
+    // Tab stays inside the warning: from its last button back to its first.
+    m.get("#skip-cancel")
+        .unchecked_into::<HtmlElement>()
+        .focus()
+        .unwrap();
+    m.press("#skip-cancel", "Tab").await;
+    let active = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .active_element()
+        .unwrap();
+    assert_eq!(active.id(), "skip-confirm");
+    m.click("#skip-confirm").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::CreateVault { passphrase }] if passphrase.expose().is_empty()),
+        "{sent:?}"
+    );
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    assert_eq!(
+        storage
+            .get_item("candado.passphrase-skipped")
+            .unwrap()
+            .as_deref(),
+        Some("1")
+    );
+    storage.remove_item("candado.passphrase-skipped").unwrap();
+
+    m.apply(Event::Vault {
+        state: VaultState::Working,
+    })
+    .await;
+    assert_eq!(m.screen(), "working");
+    assert_eq!(m.attr("#working", "role").as_deref(), Some("status"));
+    assert_eq!(m.text("#working"), "Abriendo la bóveda…");
+}
+
+#[wasm_bindgen_test]
+async fn unlock_shows_a_wrong_passphrase_then_contacts_and_requests() {
+    let m = mount();
+    m.apply(Event::Ready).await;
+    m.apply(Event::Vault {
+        state: VaultState::Locked,
+    })
+    .await;
+    assert_eq!(m.screen(), "unlock");
+    m.type_in("#unlock-passphrase", "wrong").await;
+    m.click("#unlock").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::Unlock { passphrase }] if passphrase.expose() == "wrong"),
+        "{sent:?}"
+    );
+    assert_eq!(m.text("#unlock-error"), "");
+    m.apply(Event::VaultFailed {
+        reason: VaultFailure::WrongPassphrase,
+        detail: "x".into(),
+    })
+    .await;
+    assert_eq!(m.text("#unlock-error"), "La contraseña no es correcta.");
+
+    m.unlocked_with_alice_online().await;
+    assert_eq!(m.screen(), "contacts");
+    assert_eq!(m.text("#account-jid"), "alice@localhost");
+    assert_eq!(
+        m.attr("#account-state", "data-state").as_deref(),
+        Some("online")
+    );
+    let contacts = m.all("#contacts li.contact");
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(
+        contacts[0].get_attribute("data-jid").as_deref(),
+        Some("bob@localhost")
+    );
+    assert_eq!(
+        contacts[0].get_attribute("data-presence").as_deref(),
+        Some("available")
+    );
+
+    m.apply(Event::SubscriptionRequest {
+        account: alice(),
+        jid: "carol@localhost".into(),
+        status: None,
+    })
+    .await;
+    assert_eq!(
+        m.attr("#requests li.request", "data-jid").as_deref(),
+        Some("carol@localhost")
+    );
+    m.click("#requests li.request .request-accept").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::AnswerSubscription { jid, accept: true, .. }] if jid == "carol@localhost"),
+        "{sent:?}"
+    );
+    assert!(m.find("li.request").is_none());
+
+    m.type_in("#add-contact-jid", "dave@localhost").await;
+    m.click("#add-contact").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::AddContact { jid, .. }] if jid == "dave@localhost"),
+        "{sent:?}"
+    );
+    m.apply(Event::Contact {
+        account: alice(),
+        contact: Contact {
+            jid: "dave@localhost".into(),
+            name: None,
+            subscription: Subscription::None,
+            pending_out: true,
+            presence: Presence::Offline,
+        },
+    })
+    .await;
+    let dave = m.get("li.contact[data-jid='dave@localhost']");
+    assert!(dave.text_content().unwrap().contains("invitación enviada"));
+
+    // A saved account without a remembered password asks for it.
+    m.apply(Event::Account {
+        account: alice(),
+        state: AccountState::Offline,
+    })
+    .await;
+    assert!(m.find("#login").is_none(), "password is remembered");
+    m.click("#lock-now").await;
+    assert!(matches!(m.take_sent().as_slice(), [Command::Lock]));
+}
+
+#[wasm_bindgen_test]
+async fn a_saved_account_without_password_logs_in_from_contacts() {
+    let m = mount();
+    m.apply(Event::Ready).await;
+    m.apply(Event::Vault {
+        state: VaultState::Locked,
+    })
+    .await;
+    m.store.unlock("p");
+    assert!(matches!(m.take_sent().as_slice(), [Command::Unlock { .. }]));
+    m.apply(Event::Vault {
+        state: VaultState::Unlocked,
+    })
+    .await;
+    assert_eq!(m.screen(), "working", "waits for the saved accounts");
+    m.apply(Event::SavedAccounts {
+        accounts: vec![SavedAccount {
+            account: alice(),
+            websocket_url: "wss://example.org/ws".into(),
+            password_saved: false,
+        }],
+    })
+    .await;
+    assert_eq!(m.screen(), "contacts");
+    m.type_in("#login-password", "s3cret").await;
+    m.click("#login").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::Login { account }]
+            if account.jid == "alice@localhost" && account.password.expose() == "s3cret"
+            && account.websocket_url == "wss://example.org/ws" && !account.remember_password),
+        "{sent:?}"
+    );
+    m.apply(Event::Account {
+        account: alice(),
+        state: AccountState::GeneratingKey,
+    })
+    .await;
+    assert_eq!(
+        m.attr("#account-state", "data-state").as_deref(),
+        Some("generating_key")
+    );
+    assert_eq!(m.text("#account-state"), "Creando tu clave de cifrado…");
+}
+
+#[wasm_bindgen_test]
+async fn chat_shows_the_padlock_messages_as_text_and_notices() {
+    let m = mount();
+    m.unlocked_with_alice_online().await;
+    m.click("li.contact[data-jid='bob@localhost'] .contact-open")
+        .await;
+    assert_eq!(m.screen(), "chat");
+    assert_eq!(
+        m.attr("#screen", "data-peer").as_deref(),
+        Some("bob@localhost")
+    );
+    assert_eq!(m.text("#chat-peer"), "bob@localhost");
+    assert_eq!(
+        m.attr("#padlock", "data-padlock").as_deref(),
+        Some("not_encrypted")
+    );
+    assert_eq!(m.text("#padlock-label"), "No cifrado");
+    assert!(m.find("#padlock svg").is_some());
+
+    m.click("#padlock").await;
+    assert!(m.find("#padlock-menu").is_some());
+    assert_eq!(m.text("#start-private"), "Iniciar cifrado");
+    m.click("#start-private").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::StartPrivate { peer, .. }] if peer == "bob@localhost"),
+        "{sent:?}"
+    );
+
+    m.apply(Event::Padlock {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        padlock: PadlockView {
+            state: Padlock::EncryptedUnverified,
+            fingerprint: Some("AAAAAAAA BBBBBBBB CCCCCCCC DDDDDDDD EEEEEEEE".into()),
+            finished: false,
+            queued: 2,
+        },
+    })
+    .await;
+    assert_eq!(
+        m.attr("#padlock", "data-padlock").as_deref(),
+        Some("encrypted_unverified")
+    );
+    assert_eq!(m.text("#padlock-label"), "Cifrado, sin verificar");
+    assert!(m.text("#padlock-queued").contains('2'));
+    assert!(m.text("#announcer").contains("Cifrado, sin verificar"));
+    m.apply(Event::Notice {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        notice: Notice::PrivateStarted { verified: false },
+    })
+    .await;
+    m.apply(Event::Message {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        message: ChatMessage {
+            id: "m1".into(),
+            direction: Direction::Incoming,
+            text: "<b>hola</b><img src=x onerror=alert(1)>".into(),
+            encrypted: true,
+            delivery: Delivery::Received,
+            at: 1,
+        },
+    })
+    .await;
+    let notice = m.get("#messages li.notice");
+    assert_eq!(
+        notice.get_attribute("data-notice").as_deref(),
+        Some("private_started")
+    );
+    assert!(notice
+        .text_content()
+        .unwrap()
+        .contains("Conversación privada iniciada"));
+    let message = m.get("#messages li.message");
+    assert_eq!(
+        message.get_attribute("data-direction").as_deref(),
+        Some("incoming")
+    );
+    assert_eq!(
+        message.get_attribute("data-encrypted").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        message.get_attribute("data-delivery").as_deref(),
+        Some("received")
+    );
+    assert_eq!(
+        m.text(".message-text"),
+        "<b>hola</b><img src=x onerror=alert(1)>"
+    );
+    assert!(m.find(".message-text b").is_none() && m.find(".message-text img").is_none());
+    assert_eq!(m.text("#announcer"), "Nuevo mensaje de bob@localhost");
+    assert_eq!(m.attr("#messages", "role").as_deref(), Some("log"));
+
+    // Enter sends; the outgoing message appears when the worker reports it, then updates in place.
+    m.type_in("#message-input", "hola bob").await;
+    m.press_enter("#message-input").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::SendMessage { text, peer, .. }] if text == "hola bob" && peer == "bob@localhost"),
+        "{sent:?}"
+    );
+    for delivery in [Delivery::Queued, Delivery::Sent] {
+        m.apply(Event::Message {
+            account: alice(),
+            peer: "bob@localhost".into(),
+            message: ChatMessage {
+                id: "o1".into(),
+                direction: Direction::Outgoing,
+                text: "hola bob".into(),
+                encrypted: true,
+                delivery,
+                at: 2,
+            },
+        })
+        .await;
+    }
+    let outgoing = m.all("li.message[data-direction='outgoing']");
+    assert_eq!(outgoing.len(), 1);
+    assert_eq!(
+        outgoing[0].get_attribute("data-delivery").as_deref(),
+        Some("sent")
+    );
+
+    m.apply(Event::Notice {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        notice: Notice::FingerprintChanged {
+            fingerprint: "1111".into(),
+        },
+    })
+    .await;
+    assert!(m.text("#alert-announcer").contains("1111"));
+    assert!(m
+        .find("li.notice[data-notice='fingerprint_changed']")
+        .is_some());
+
+    m.apply(Event::Padlock {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        padlock: PadlockView {
+            state: Padlock::NotEncrypted,
+            fingerprint: None,
+            finished: true,
+            queued: 0,
+        },
+    })
+    .await;
+    assert!(m
+        .text("#padlock-finished")
+        .contains("terminó la conversación privada"));
+    m.apply(Event::CommandFailed {
+        account: Some(alice()),
+        detail: "finished".into(),
+        kind: CommandFailure::WrongState,
+    })
+    .await;
+    assert!(!m.text("#chat-error").is_empty());
+    m.click("#back").await;
+    assert_eq!(m.screen(), "contacts");
+}
+
+#[wasm_bindgen_test]
+async fn verify_dialog_asks_trusts_and_shows_the_qr_code() {
+    let m = mount();
+    m.unlocked_with_alice_online().await;
+    m.apply(Event::OwnFingerprint {
+        account: alice(),
+        fingerprint: "0123ABCD 4567EF01 89ABCDEF 01234567 89ABCDEF".into(),
+    })
+    .await;
+    m.apply(Event::Padlock {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        padlock: PadlockView {
+            state: Padlock::EncryptedUnverified,
+            fingerprint: Some("AAAAAAAA BBBBBBBB CCCCCCCC DDDDDDDD EEEEEEEE".into()),
+            finished: false,
+            queued: 0,
+        },
+    })
+    .await;
+    m.click(".contact-open").await;
+    m.click("#padlock").await;
+    m.click("#verify").await;
+    assert_eq!(m.attr("#verify-dialog", "role").as_deref(), Some("dialog"));
+    assert!(m.text("#smp-hint").contains("mayúsculas"));
+    m.type_in("#smp-question", "¿Cómo se llama mi perro? (minúscula)")
+        .await;
+    m.type_in("#smp-answer", "ricky").await;
+    m.click("#smp-ask-submit").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::SmpAsk { question: Some(q), answer, .. }]
+            if q.starts_with("¿Cómo") && answer.expose() == "ricky"),
+        "{sent:?}"
+    );
+    m.click("#verify-secret-tab").await;
+    m.type_in("#smp-secret", "milanesa").await;
+    m.click("#smp-secret-submit").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::SmpAsk { question: None, answer, .. }] if answer.expose() == "milanesa"),
+        "{sent:?}"
+    );
+    m.click("#verify-fingerprint-tab").await;
+    assert_eq!(
+        m.text("#own-fingerprint"),
+        "0123ABCD 4567EF01 89ABCDEF 01234567 89ABCDEF"
+    );
+    assert_eq!(
+        m.text("#peer-fingerprint"),
+        "AAAAAAAA BBBBBBBB CCCCCCCC DDDDDDDD EEEEEEEE"
+    );
+    assert_eq!(
+        m.attr("#own-fingerprint-qr", "data-modules").as_deref(),
+        Some("29")
+    );
+    let rects = m.all("#own-fingerprint-qr rect").len();
+    assert!(rects > 100 && rects < 29 * 29, "{rects} rects");
+    m.click("#trust-fingerprint").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::SetTrust { trusted: true, fingerprint, .. }] if fingerprint.starts_with("AAAAAAAA")),
+        "{sent:?}"
+    );
+    m.click("#verify-close").await;
+    assert!(m.find("#verify-dialog").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn an_incoming_question_is_answered_or_cancelled() {
+    let m = mount();
+    m.unlocked_with_alice_online().await;
+    m.apply(Event::SmpQuestion {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        question: Some("Que almorzamos ayer?".into()),
+    })
+    .await;
+    assert_eq!(
+        m.attr("#smp-incoming", "role").as_deref(),
+        Some("alertdialog")
+    );
+    assert_eq!(m.text("#smp-incoming-question"), "Que almorzamos ayer?");
+    assert!(m.text("#smp-incoming").contains("mayúsculas"));
+    m.type_in("#smp-incoming-answer", "milanesa").await;
+    m.click("#smp-incoming-submit").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::SmpAnswer { answer, peer, .. }] if answer.expose() == "milanesa" && peer == "bob@localhost"),
+        "{sent:?}"
+    );
+    assert!(m.find("#smp-incoming").is_none());
+    m.apply(Event::SmpQuestion {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        question: None,
+    })
+    .await;
+    assert!(m.text("#smp-incoming-question").contains("secreto"));
+    m.click("#smp-incoming-cancel").await;
+    assert!(matches!(
+        m.take_sent().as_slice(),
+        [Command::SmpAbort { .. }]
+    ));
+}
+
+#[wasm_bindgen_test]
+async fn add_account_confirms_the_server_then_registers_with_the_form() {
+    let m = mount();
+    m.apply(Event::Ready).await;
+    m.apply(Event::Vault {
+        state: VaultState::Absent,
+    })
+    .await;
+    m.apply(Event::Vault {
+        state: VaultState::Unlocked,
+    })
+    .await;
+    assert_eq!(m.screen(), "add-account");
+    assert_eq!(
+        m.attr("#mode-register", "aria-pressed").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        m.attr("#mode-login", "aria-pressed").as_deref(),
+        Some("false")
+    );
+    let server_input: HtmlInputElement = m.get("#account-server").unchecked_into();
+    assert_eq!(server_input.value(), "localhost");
+    let remember: HtmlInputElement = m.get("#remember-password").unchecked_into();
+    assert!(!remember.checked());
+    assert!(m.find("#connection-status").is_some());
+
+    m.type_in("#account-user", "alice").await;
+    m.type_in("#account-password", "pw1").await;
+    m.type_in("#account-password-confirm", "pw2").await;
+    m.click("#account-submit").await;
+    assert!(m.find("#server-confirm").is_none());
+    assert!(!m.text("#account-error").is_empty());
+    m.type_in("#account-password-confirm", "pw1").await;
+    m.click("#account-submit").await;
+    assert_eq!(m.attr("#server-confirm", "role").as_deref(), Some("dialog"));
+    assert_eq!(m.text("#confirm-domain"), "localhost");
+    assert_eq!(m.text("#confirm-endpoint"), server().websocket_url);
+    assert!(
+        m.take_sent().is_empty(),
+        "no discovery for the configured domain"
+    );
+    m.click("#server-confirm-yes").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::Register { account }]
+            if account.jid == "alice@localhost" && account.password.expose() == "pw1"
+            && account.websocket_url == server().websocket_url && !account.remember_password),
+        "{sent:?}"
+    );
+    m.apply(Event::Account {
+        account: alice(),
+        state: AccountState::Registering,
+    })
+    .await;
+    assert_eq!(m.screen(), "add-account");
+    assert_eq!(m.text("#account-progress"), "Creando la cuenta…");
+
+    m.apply(Event::RegistrationForm {
+        account: alice(),
+        form: Form {
+            title: None,
+            instructions: Some("Escribí los números".into()),
+            fields: vec![
+                FormField {
+                    var: "challenge".into(),
+                    kind: "hidden".into(),
+                    label: None,
+                    required: false,
+                    values: vec!["c1".into()],
+                    media: vec![],
+                },
+                FormField {
+                    var: "ocr".into(),
+                    kind: "text-single".into(),
+                    label: Some("Números".into()),
+                    required: true,
+                    values: vec![],
+                    media: vec!["data:image/png;base64,iVBORw0KGgo=".into()],
+                },
+            ],
+        },
+    })
+    .await;
+    assert!(m
+        .find("#reg-form input[name='reg-field-challenge'][type='hidden']")
+        .is_some());
+    assert_eq!(m.attr("#reg-form img", "alt").as_deref(), Some("Números"));
+    m.type_in("input[name='reg-field-ocr']", "7411").await;
+    m.click("#reg-form-submit").await;
+    let sent = m.take_sent();
+    match sent.as_slice() {
+        [Command::SubmitRegistration { account, values }] => {
+            assert_eq!(account, &alice());
+            assert_eq!(
+                values,
+                &vec![
+                    FormValue {
+                        var: "challenge".into(),
+                        values: vec!["c1".into()]
+                    },
+                    FormValue {
+                        var: "ocr".into(),
+                        values: vec!["7411".into()]
+                    },
+                ]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    m.apply(Event::RegistrationFailed {
+        account: alice(),
+        condition: "conflict".into(),
+        text: None,
+    })
+    .await;
+    assert!(
+        m.text("#account-error").contains("ya está en uso"),
+        "{}",
+        m.text("#account-error")
+    );
+    assert_eq!(m.attr("#account-error", "role").as_deref(), Some("alert"));
+
+    // Online: the contacts of the new account.
+    m.apply(Event::Account {
+        account: alice(),
+        state: AccountState::Online {
+            jid: "alice@localhost/x".into(),
+        },
+    })
+    .await;
+    assert_eq!(m.screen(), "contacts");
+    assert_eq!(m.text("#account-jid"), "alice@localhost");
+}
+
+#[wasm_bindgen_test]
+async fn another_domain_is_discovered_or_typed() {
+    let m = mount();
+    m.apply(Event::Ready).await;
+    m.apply(Event::Vault {
+        state: VaultState::Unlocked,
+    })
+    .await;
+    m.click("#mode-login").await;
+    assert!(m.find("#account-password-confirm").is_none());
+    m.type_in("#account-user", "bob").await;
+    m.type_in("#account-server", "Example.org").await;
+    m.type_in("#account-password", "pw").await;
+    m.click("#account-submit").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::Discover { domain }] if domain == "example.org"),
+        "{sent:?}"
+    );
+    assert!(m.disabled("#server-confirm-yes"));
+    m.apply(Event::Discovered {
+        domain: "example.org".into(),
+        websocket_url: None,
+    })
+    .await;
+    m.type_in("#account-endpoint", "wss://example.org/ws").await;
+    assert_eq!(m.text("#confirm-endpoint"), "wss://example.org/ws");
+    m.click("#server-confirm-yes").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::Login { account }]
+            if account.jid == "bob@example.org" && account.websocket_url == "wss://example.org/ws"),
+        "{sent:?}"
+    );
+    m.apply(Event::Account {
+        account: AccountId("bob@example.org".into()),
+        state: AccountState::Failed {
+            reason: AccountFailure::AuthFailed,
+            detail: "not-authorized".into(),
+        },
+    })
+    .await;
+    assert_eq!(m.screen(), "add-account");
+    assert!(m.text("#account-error").contains("no son correctos"));
+}
+
+#[wasm_bindgen_test]
+async fn settings_set_the_policy_and_the_language() {
+    let m = mount();
+    m.unlocked_with_alice_online().await;
+    m.click("#settings-open").await;
+    assert_eq!(m.screen(), "settings");
+    let policy: web_sys::HtmlSelectElement = m.get("#policy").unchecked_into();
+    policy.set_value("always");
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    policy
+        .dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap())
+        .unwrap();
+    tick().await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [Command::SetPolicy {
+                peer: None,
+                policy: Some(OtrPolicy::Always),
+                ..
+            }]
+        ),
+        "{sent:?}"
+    );
+    let auto_lock: web_sys::HtmlSelectElement = m.get("#auto-lock").unchecked_into();
+    assert_eq!(auto_lock.value(), "15");
+    let language: web_sys::HtmlSelectElement = m.get("#language").unchecked_into();
+    language.set_value("en");
+    language
+        .dispatch_event(&web_sys::Event::new_with_event_init_dict("change", &init).unwrap())
+        .unwrap();
+    tick().await;
+    assert_eq!(m.text("#settings-close"), "Back");
+    let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+    assert_eq!(
+        storage.get_item("candado.language").unwrap().as_deref(),
+        Some("en")
+    );
+    storage.remove_item("candado.language").unwrap();
+    storage
+        .remove_item("candado.policy.alice@localhost")
+        .unwrap();
+    m.click("#settings-close").await;
+    assert_eq!(m.screen(), "contacts");
+    assert_eq!(m.text("#lock-now"), "Lock now");
+}
+
+#[wasm_bindgen_test]
+fn pure_parts_work_in_the_browser() {
+    use candado_ui::logic::*;
+    assert_eq!(passphrase_strength(""), 0);
+    assert_eq!(passphrase_strength("caballo correcto pila grapa"), 4);
+    assert_eq!(
+        padlock_label(Padlock::Verified, Lang::Es.texts()),
+        "Verificado"
+    );
+    assert_eq!(field_input("hidden"), FieldInput::Hidden);
+    let (width, modules) = qr_matrix("0123ABCD 4567EF01 89ABCDEF 01234567 89ABCDEF").unwrap();
+    assert_eq!((width, modules.len()), (29, 29 * 29));
+}
