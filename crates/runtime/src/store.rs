@@ -57,6 +57,42 @@ pub enum Outcome {
     WriteFailed(String),
 }
 
+impl core::fmt::Debug for Op {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Passphrases and payloads never reach a log.
+        match self {
+            Op::Open => f.write_str("Open"),
+            Op::Create(_) => f.write_str("Create(<passphrase>)"),
+            Op::Unlock(_) => f.write_str("Unlock(<passphrase>)"),
+            Op::Lock => f.write_str("Lock"),
+            Op::Change(..) => f.write_str("Change(<passphrases>)"),
+            Op::Put(kind, _, value) => write!(f, "Put({}, {} bytes)", kind.as_str(), value.len()),
+            Op::Delete(kind, _) => write!(f, "Delete({})", kind.as_str()),
+        }
+    }
+}
+
+impl core::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Outcome::State(s) => write!(f, "State({s:?})"),
+            Outcome::Failed(r, d) => write!(f, "Failed({r:?}, {d:?})"),
+            Outcome::Unlocked(records) => write!(f, "Unlocked({} records)", records.len()),
+            Outcome::WriteFailed(d) => write!(f, "WriteFailed({d:?})"),
+        }
+    }
+}
+
+impl core::fmt::Debug for Store {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Store")
+            .field("open", &self.vault.is_some())
+            .field("queued", &self.queue.len())
+            .field("running", &self.running)
+            .finish()
+    }
+}
+
 /// The passphrase the vault is sealed with: the person's, or the public constant when skipped.
 pub fn passphrase_of(typed: &str) -> Passphrase {
     if typed.is_empty() {

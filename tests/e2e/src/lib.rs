@@ -21,6 +21,7 @@ pub fn dist_dir() -> PathBuf {
 /// One person using the app in their own headless Chromium profile (an independent device), with
 /// the steps of the journey as methods. Every wait panics with what was seen last, after saving a
 /// screenshot named `<label>-NN-FAILED`.
+#[derive(Debug)]
 pub struct Person {
     browser: candado_harness::Chromium,
     label: String,
@@ -78,7 +79,12 @@ impl Person {
     async fn find(&self, css: &str) -> fantoccini::elements::Element {
         let deadline = std::time::Instant::now() + STEP;
         loop {
-            if let Ok(el) = self.browser.client.find(fantoccini::Locator::Css(css)).await {
+            if let Ok(el) = self
+                .browser
+                .client
+                .find(fantoccini::Locator::Css(css))
+                .await
+            {
                 if el.is_displayed().await.unwrap_or(false) {
                     return el;
                 }

@@ -5,12 +5,8 @@
 //!
 //! Every step saves a screenshot under `target/e2e/journey-*.png`.
 
-use std::time::Duration;
-
 use candado_e2e::{dist_dir, Person};
 use candado_harness::{fresh_dir, Prosody, StaticServer, Way, WsProxy};
-
-const WAIT: Duration = Duration::from_secs(60);
 
 fn serve_app(websocket_url: &str) -> StaticServer {
     let server = StaticServer::start(&dist_dir(), 0).expect("serve dist/");
@@ -35,7 +31,8 @@ async fn first_run_and_register(p: &Person, user: &str, remember: bool, endpoint
     p.click("#mode-register").await;
     p.fill("#account-user", user).await;
     assert_eq!(p.value("#account-server").await, "localhost");
-    p.fill("#account-password", &format!("{user}-Contraseña-1")).await;
+    p.fill("#account-password", &format!("{user}-Contraseña-1"))
+        .await;
     p.fill("#account-password-confirm", &format!("{user}-Contraseña-1"))
         .await;
     assert!(
@@ -126,10 +123,18 @@ async fn two_people_walk_the_guide() {
     bob.shot("request").await;
     bob.click(&format!("{request} .request-accept")).await;
     alice
-        .wait_attr("li.contact[data-jid='bob@localhost']", "data-presence", "available")
+        .wait_attr(
+            "li.contact[data-jid='bob@localhost']",
+            "data-presence",
+            "available",
+        )
         .await;
-    bob.wait_attr("li.contact[data-jid='alice@localhost']", "data-presence", "available")
-        .await;
+    bob.wait_attr(
+        "li.contact[data-jid='alice@localhost']",
+        "data-presence",
+        "available",
+    )
+    .await;
     alice.shot("contacts").await;
 
     // alice starts encryption: both padlocks "encrypted, not verified".
@@ -159,8 +164,11 @@ async fn two_people_walk_the_guide() {
     let question = "¿Dónde nos conocimos?";
     ask(&alice, question, "Rosario").await;
     answer(&bob, question, "rosario").await;
-    alice.wait_css("li.notice[data-notice='verification_failed']").await;
-    bob.wait_css("li.notice[data-notice='verification_failed']").await;
+    alice
+        .wait_css("li.notice[data-notice='verification_failed']")
+        .await;
+    bob.wait_css("li.notice[data-notice='verification_failed']")
+        .await;
     padlock(&alice, "encrypted_unverified").await;
     alice.shot("verification-failed").await;
 
@@ -168,7 +176,8 @@ async fn two_people_walk_the_guide() {
     ask(&alice, question, "Rosario").await;
     answer(&bob, question, "Rosario").await;
     padlock(&alice, "verified").await;
-    bob.wait_css("li.notice[data-notice='answered_correctly']").await;
+    bob.wait_css("li.notice[data-notice='answered_correctly']")
+        .await;
     padlock(&bob, "encrypted_unverified").await;
     alice.shot("verified").await;
 
@@ -193,10 +202,13 @@ async fn two_people_walk_the_guide() {
         p.wait_screen("contacts").await;
     }
     // bob's password was remembered: he is online by himself. alice types hers.
-    bob.wait_attr("#account-state", "data-state", "online").await;
+    bob.wait_attr("#account-state", "data-state", "online")
+        .await;
     alice.fill("#login-password", "alice-Contraseña-1").await;
     alice.click("#login").await;
-    alice.wait_attr("#account-state", "data-state", "online").await;
+    alice
+        .wait_attr("#account-state", "data-state", "online")
+        .await;
     open_chat(&alice, "bob@localhost").await;
     open_chat(&bob, "alice@localhost").await;
     alice.click("#padlock").await;
@@ -237,7 +249,11 @@ async fn under_always_encrypt_no_plaintext_reaches_the_server() {
     bob.wait_visible(request).await;
     bob.click(&format!("{request} .request-accept")).await;
     alice
-        .wait_attr("li.contact[data-jid='bob@localhost']", "data-presence", "available")
+        .wait_attr(
+            "li.contact[data-jid='bob@localhost']",
+            "data-presence",
+            "available",
+        )
         .await;
 
     // alice: "always encrypt".
@@ -265,7 +281,10 @@ async fn under_always_encrypt_no_plaintext_reaches_the_server() {
         .filter(|(way, f)| *way == Way::Up && f.contains("reuni"))
         .map(|(_, f)| f)
         .collect();
-    assert!(leaked.is_empty(), "plaintext reached the server: {leaked:?}");
+    assert!(
+        leaked.is_empty(),
+        "plaintext reached the server: {leaked:?}"
+    );
     // And the message did travel, as OTR data.
     assert!(relay
         .frames()

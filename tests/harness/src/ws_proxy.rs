@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tungstenite::client::IntoClientRequest;
-use tungstenite::handshake::server::{Request, Response};
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::http::HeaderValue;
 use tungstenite::{Message, WebSocket};
 
@@ -90,6 +90,22 @@ impl Drop for WsProxy {
     }
 }
 
+/// Accepts the `xmpp` subprotocol when the app asks for it (RFC 7395 §3.1). The signature is
+/// tungstenite's handshake callback.
+#[allow(clippy::result_large_err)]
+fn pass_subprotocol(req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+    let wants_xmpp = req
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|p| p.trim() == "xmpp"));
+    if wants_xmpp {
+        resp.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("xmpp"));
+    }
+    Ok(resp)
+}
+
 fn relay(
     client: TcpStream,
     upstream: &str,
@@ -97,22 +113,8 @@ fn relay(
     stop: &AtomicBool,
 ) -> Result<(), String> {
     client.set_nonblocking(false).map_err(|e| e.to_string())?;
-    let callback = |req: &Request, mut resp: Response| {
-        let wants_xmpp = req
-            .headers()
-            .get("Sec-WebSocket-Protocol")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|p| p.trim() == "xmpp"));
-        if wants_xmpp {
-            resp.headers_mut()
-                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("xmpp"));
-        }
-        Ok(resp)
-    };
-    let mut down = tungstenite::accept_hdr(client, callback).map_err(|e| e.to_string())?;
-    let mut request = upstream
-        .into_client_request()
-        .map_err(|e| e.to_string())?;
+    let mut down = tungstenite::accept_hdr(client, pass_subprotocol).map_err(|e| e.to_string())?;
+    let mut request = upstream.into_client_request().map_err(|e| e.to_string())?;
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("xmpp"));
