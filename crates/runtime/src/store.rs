@@ -49,8 +49,9 @@ pub enum Op {
 pub enum Outcome {
     /// The vault is now in this state.
     State(VaultState),
-    /// The operation failed; the vault is as it was.
-    Failed(VaultFailure, String),
+    /// The operation failed; the vault is as it was, in the state given (re-announced after a
+    /// failed create or unlock, so the page leaves its "working" screen).
+    Failed(VaultFailure, String, Option<VaultState>),
     /// Unlocked (or created): these records are for the engine, then report `Unlocked`.
     Unlocked(Vec<(RecordKind, RecordId, Zeroizing<Vec<u8>>)>),
     /// A write failed: what it was about, for the UI to warn that it may not last.
@@ -76,7 +77,7 @@ impl core::fmt::Debug for Outcome {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Outcome::State(s) => write!(f, "State({s:?})"),
-            Outcome::Failed(r, d) => write!(f, "Failed({r:?}, {d:?})"),
+            Outcome::Failed(r, d, s) => write!(f, "Failed({r:?}, {d:?}, {s:?})"),
             Outcome::Unlocked(records) => write!(f, "Unlocked({} records)", records.len()),
             Outcome::WriteFailed(d) => write!(f, "WriteFailed({d:?})"),
         }
@@ -215,7 +216,7 @@ async fn perform(
                 return (
                     None,
                     self_tested,
-                    Some(Outcome::Failed(VaultFailure::Unavailable, detail)),
+                    Some(Outcome::Failed(VaultFailure::Unavailable, detail, None)),
                 )
             }
         },
@@ -226,7 +227,11 @@ async fn perform(
             return (
                 Some(vault),
                 false,
-                Some(Outcome::Failed(VaultFailure::Unavailable, e.to_string())),
+                Some(Outcome::Failed(
+                    VaultFailure::Unavailable,
+                    e.to_string(),
+                    None,
+                )),
             );
         }
     }
@@ -236,7 +241,7 @@ async fn perform(
             Ok(true) if vault.is_unlocked() => Outcome::State(VaultState::Unlocked),
             Ok(true) => Outcome::State(VaultState::Locked),
             Ok(false) => Outcome::State(VaultState::Absent),
-            Err(e) => Outcome::Failed(failure(&e), e.to_string()),
+            Err(e) => Outcome::Failed(failure(&e), e.to_string(), None),
         }),
         Op::Create(passphrase) => {
             let params = calibrate(UNLOCK_TARGET, now)
@@ -244,7 +249,13 @@ async fn perform(
                 .unwrap_or(KdfParams::MINIMUM);
             Some(match vault.create(&passphrase, params).await {
                 Ok(()) => Outcome::Unlocked(Vec::new()),
-                Err(e) => Outcome::Failed(failure(&e), e.to_string()),
+                Err(e) => {
+                    let state = match e {
+                        VaultError::AlreadyExists => VaultState::Locked,
+                        _ => VaultState::Absent,
+                    };
+                    Outcome::Failed(failure(&e), e.to_string(), Some(state))
+                }
             })
         }
         Op::Unlock(passphrase) => {
@@ -256,7 +267,11 @@ async fn perform(
                 Ok(records) => Outcome::Unlocked(records),
                 Err(e) => {
                     vault.lock();
-                    Outcome::Failed(failure(&e), e.to_string())
+                    let state = match e {
+                        VaultError::NoVault => VaultState::Absent,
+                        _ => VaultState::Locked,
+                    };
+                    Outcome::Failed(failure(&e), e.to_string(), Some(state))
                 }
             })
         }
@@ -267,7 +282,7 @@ async fn perform(
         Op::Change(current, new) => {
             Some(match vault.change_passphrase(&current, &new, None).await {
                 Ok(()) => Outcome::State(VaultState::Unlocked),
-                Err(e) => Outcome::Failed(failure(&e), e.to_string()),
+                Err(e) => Outcome::Failed(failure(&e), e.to_string(), None),
             })
         }
         Op::Put(kind, id, value) => vault

@@ -82,7 +82,12 @@ fn deliver(weak: &Weak<RefCell<Driver>>, outcome: Outcome) {
     };
     match outcome {
         Outcome::State(state) => d.post(&Event::Vault { state }),
-        Outcome::Failed(reason, detail) => d.post(&Event::VaultFailed { reason, detail }),
+        Outcome::Failed(reason, detail, state) => {
+            d.post(&Event::VaultFailed { reason, detail });
+            if let Some(state) = state {
+                d.post(&Event::Vault { state });
+            }
+        }
         Outcome::WriteFailed(detail) => d.post(&Event::VaultFailed {
             reason: candado_api::VaultFailure::Storage,
             detail,

@@ -226,7 +226,7 @@ impl Store {
         );
     }
 
-    fn announce_polite(&self, text: String) {
+    pub fn announce_polite(&self, text: String) {
         self.announce.set(text);
     }
 

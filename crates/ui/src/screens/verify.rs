@@ -58,7 +58,6 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
     let question = RwSignal::new(String::new());
     let answer = RwSignal::new(String::new());
     let secret = RwSignal::new(String::new());
-    let sent = RwSignal::new(false);
     let close = move || {
         store.verify_open.set(false);
         request_animation_frame(|| web::focus("padlock"));
@@ -94,7 +93,10 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
             answer: a.as_str().into(),
         });
         answer.set(String::new());
-        sent.set(true);
+        // The outcome arrives as a status line in the conversation (and is announced): the
+        // dialog's work is done.
+        store.announce_polite(store.t().smp_sent.clone());
+        close();
     };
     let ask_secret = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -113,7 +115,10 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
             answer: s.as_str().into(),
         });
         secret.set(String::new());
-        sent.set(true);
+        // The outcome arrives as a status line in the conversation (and is announced): the
+        // dialog's work is done.
+        store.announce_polite(store.t().smp_sent.clone());
+        close();
     };
     let trust = move |trusted: bool| {
         let Some((account, peer)) = target() else {
@@ -167,9 +172,6 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
                     {tab_button("verify-secret-tab", Tab::Secret, |t| t.verify_secret_tab.as_str())}
                     {tab_button("verify-fingerprint-tab", Tab::Fingerprint, |t| t.verify_fingerprint_tab.as_str())}
                 </div>
-                <p class="hint" id="smp-status" role="status">
-                    {move || sent.get().then(|| store.t().smp_sent.as_str())}
-                </p>
                 <Show when=move || tab.get() == Tab::Question>
                     <form class="stack" role="tabpanel" aria-labelledby="verify-question-tab" on:submit=ask>
                         <label for="smp-question">{tr!(store, smp_question_label)}</label>
