@@ -613,6 +613,11 @@ async fn verify_dialog_asks_trusts_and_shows_the_qr_code() {
             if q.starts_with("¿Cómo") && answer.expose() == "ricky"),
         "{sent:?}"
     );
+    // Once asked, the dialog closes: the outcome arrives as a status line in the conversation.
+    assert!(m.find("#verify-dialog").is_none());
+    assert!(m.text("#announcer").contains("Esperando"));
+    m.click("#padlock").await;
+    m.click("#verify").await;
     m.click("#verify-secret-tab").await;
     m.type_in("#smp-secret", "milanesa").await;
     m.click("#smp-secret-submit").await;
@@ -621,6 +626,9 @@ async fn verify_dialog_asks_trusts_and_shows_the_qr_code() {
         matches!(sent.as_slice(), [Command::SmpAsk { question: None, answer, .. }] if answer.expose() == "milanesa"),
         "{sent:?}"
     );
+    assert!(m.find("#verify-dialog").is_none());
+    m.click("#padlock").await;
+    m.click("#verify").await;
     m.click("#verify-fingerprint-tab").await;
     assert_eq!(
         m.text("#own-fingerprint"),
