@@ -426,6 +426,12 @@ impl Conversation {
                 if !encrypted && self.router.best_mut().state() == MessageState::Encrypted {
                     self.notice(Notice::UnencryptedWhilePrivate, out);
                 }
+                // Pidgin and other libpurple clients put HTML inside OTR: show the text meant.
+                let text = if encrypted {
+                    crate::html::html_to_text(&text).unwrap_or(text)
+                } else {
+                    text
+                };
                 let id = out.local_id();
                 let now = out.now;
                 self.emit_message(id, text, encrypted, Delivery::Received, now, out);

@@ -106,6 +106,7 @@
 
 mod account;
 pub mod conversation;
+pub mod html;
 mod probe;
 pub mod records;
 #[cfg(test)]

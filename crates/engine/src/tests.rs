@@ -1465,3 +1465,23 @@ fn a_wrong_password_is_not_retried() {
     );
     assert_eq!(w.clients[0].engine.poll_timeout(), None);
 }
+
+#[test]
+fn html_from_libpurple_peers_is_shown_as_text_and_typed_markup_is_kept() {
+    let mut w = World::friends();
+    w.start_private(0, 1);
+    w.events(1);
+    // What Pidgin puts inside OTR for a formatted "hola & chau".
+    w.send(0, 1, "<FONT COLOR=\"#0000ff\">hola &amp; chau</FONT><BR>");
+    // What a person types in Candado, bare '&' included: kept exactly.
+    w.send(0, 1, "<b>Yes</b> & more");
+    let got = received(&w.events(1));
+    assert!(
+        got.contains(&("hola & chau\n".to_string(), true)),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("<b>Yes</b> & more".to_string(), true)),
+        "{got:?}"
+    );
+}
