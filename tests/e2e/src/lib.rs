@@ -71,7 +71,8 @@ impl Person {
         let _ = self.browser.screenshot(&name).await;
     }
 
-    async fn fail(&self, what: String) -> ! {
+    /// Saves a screenshot named `<label>-NN-FAILED` and panics with `what`.
+    pub async fn fail(&self, what: String) -> ! {
         self.shot("FAILED").await;
         panic!("{}: {what}", self.label);
     }
@@ -233,5 +234,95 @@ impl Person {
     /// Ends the browser.
     pub async fn close(self) {
         self.browser.close().await;
+    }
+}
+
+/// The built app served on loopback with a `config.json` for the domain `localhost` and
+/// `websocket_url`.
+pub fn serve_app(websocket_url: &str) -> candado_harness::StaticServer {
+    let server = candado_harness::StaticServer::start(&dist_dir(), 0).expect("serve dist/");
+    let config = serde_json::json!({ "domain": "localhost", "websocket_url": websocket_url });
+    server.set_file(
+        "/config.json",
+        "application/json",
+        config.to_string().into_bytes(),
+    );
+    server
+}
+
+/// The steps of the guide that every suite walks, on the element ids the app uses.
+pub mod steps {
+    use super::Person;
+
+    /// Creates the app passphrase, registers `user` in the app (password `<user>-Contraseña-1`,
+    /// not remembered), confirms the server `endpoint`, and waits until the account is online.
+    pub async fn first_run_and_register(p: &Person, user: &str, endpoint: &str) {
+        p.wait_screen("first-run").await;
+        p.shot("first-run").await;
+        p.fill("#passphrase", p.passphrase()).await;
+        p.fill("#passphrase-confirm", p.passphrase()).await;
+        p.click("#create-vault").await;
+        p.wait_screen("add-account").await;
+        p.click("#mode-register").await;
+        p.fill("#account-user", user).await;
+        p.fill("#account-password", &format!("{user}-Contraseña-1"))
+            .await;
+        p.fill("#account-password-confirm", &format!("{user}-Contraseña-1"))
+            .await;
+        p.click("#account-submit").await;
+        p.wait_visible("#server-confirm").await;
+        assert_eq!(p.text("#confirm-endpoint").await, endpoint);
+        p.click("#server-confirm-yes").await;
+        p.wait_screen("contacts").await;
+        p.wait_attr("#account-state", "data-state", "online").await;
+        p.shot("online").await;
+    }
+
+    /// Opens the chat with `peer` from the contact list.
+    pub async fn open_chat(p: &Person, peer: &str) {
+        let contact = format!("li.contact[data-jid='{peer}'] .contact-open");
+        p.wait_visible(&contact).await;
+        p.click(&contact).await;
+        p.wait_attr("#screen", "data-peer", peer).await;
+    }
+
+    /// Types `text` and sends it.
+    pub async fn send(p: &Person, text: &str) {
+        p.fill("#message-input", text).await;
+        p.click("#send").await;
+    }
+
+    /// Waits for an incoming message with `text`; returns its `data-encrypted`.
+    pub async fn wait_incoming(p: &Person, text: &str) -> String {
+        let css = "li.message[data-direction='incoming']";
+        p.wait_text_in(css, ".message-text", text).await;
+        p.attr_of_item_with_text(css, ".message-text", text, "data-encrypted")
+            .await
+    }
+
+    /// Waits until the padlock is in `state`.
+    pub async fn padlock(p: &Person, state: &str) {
+        p.wait_attr("#padlock", "data-padlock", state).await;
+    }
+
+    /// Asks the peer `question` whose answer is `answer` (verification with question and answer).
+    pub async fn ask(p: &Person, question: &str, answer: &str) {
+        p.click("#padlock").await;
+        p.click("#verify").await;
+        p.wait_visible("#verify-dialog").await;
+        p.click("#verify-question-tab").await;
+        p.fill("#smp-question", question).await;
+        p.fill("#smp-answer", answer).await;
+        p.shot("verify-ask").await;
+        p.click("#smp-ask-submit").await;
+    }
+
+    /// Answers the incoming `question` with `answer`.
+    pub async fn answer(p: &Person, question: &str, answer: &str) {
+        p.wait_visible("#smp-incoming").await;
+        assert_eq!(p.text("#smp-incoming-question").await, question);
+        p.fill("#smp-incoming-answer", answer).await;
+        p.shot("verify-answer").await;
+        p.click("#smp-incoming-submit").await;
     }
 }
