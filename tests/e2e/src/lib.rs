@@ -255,23 +255,35 @@ pub mod steps {
     use super::Person;
 
     /// Creates the app passphrase, registers `user` in the app (password `<user>-Contraseña-1`,
-    /// not remembered), confirms the server `endpoint`, and waits until the account is online.
-    pub async fn first_run_and_register(p: &Person, user: &str, endpoint: &str) {
+    /// remembered only if `remember`: the box must start unticked), confirms the server `endpoint`
+    /// as the guide shows it, and waits until the account is online.
+    pub async fn first_run_and_register(p: &Person, user: &str, remember: bool, endpoint: &str) {
         p.wait_screen("first-run").await;
         p.shot("first-run").await;
         p.fill("#passphrase", p.passphrase()).await;
         p.fill("#passphrase-confirm", p.passphrase()).await;
         p.click("#create-vault").await;
         p.wait_screen("add-account").await;
+        p.shot("add-account").await;
         p.click("#mode-register").await;
         p.fill("#account-user", user).await;
-        p.fill("#account-password", &format!("{user}-Contraseña-1"))
-            .await;
-        p.fill("#account-password-confirm", &format!("{user}-Contraseña-1"))
-            .await;
+        assert_eq!(p.value("#account-server").await, "localhost");
+        let password = format!("{user}-Contraseña-1");
+        p.fill("#account-password", &password).await;
+        p.fill("#account-password-confirm", &password).await;
+        assert!(
+            !p.is_checked("#remember-password").await,
+            "remember must be off by default"
+        );
+        if remember {
+            p.click("#remember-password").await;
+        }
         p.click("#account-submit").await;
+        // The guide: "Do you really want to connect to this server?"
         p.wait_visible("#server-confirm").await;
+        assert_eq!(p.text("#confirm-domain").await, "localhost");
         assert_eq!(p.text("#confirm-endpoint").await, endpoint);
+        p.shot("server-confirm").await;
         p.click("#server-confirm-yes").await;
         p.wait_screen("contacts").await;
         p.wait_attr("#account-state", "data-state", "online").await;
@@ -311,6 +323,10 @@ pub mod steps {
         p.click("#verify").await;
         p.wait_visible("#verify-dialog").await;
         p.click("#verify-question-tab").await;
+        assert!(
+            !p.text("#smp-hint").await.is_empty(),
+            "the case-sensitivity hint is shown"
+        );
         p.fill("#smp-question", question).await;
         p.fill("#smp-answer", answer).await;
         p.shot("verify-ask").await;

@@ -5,101 +5,11 @@
 //!
 //! Every step saves a screenshot under `target/e2e/journey-*.png`.
 
-use candado_e2e::{dist_dir, Person};
-use candado_harness::{fresh_dir, Prosody, StaticServer, Way, WsProxy};
-
-fn serve_app(websocket_url: &str) -> StaticServer {
-    let server = StaticServer::start(&dist_dir(), 0).expect("serve dist/");
-    let config = serde_json::json!({ "domain": "localhost", "websocket_url": websocket_url });
-    server.set_file(
-        "/config.json",
-        "application/json",
-        config.to_string().into_bytes(),
-    );
-    server
-}
-
-/// Registers `user` in the app (after creating the app passphrase) and waits until it is online.
-async fn first_run_and_register(p: &Person, user: &str, remember: bool, endpoint: &str) {
-    p.wait_screen("first-run").await;
-    p.shot("first-run").await;
-    p.fill("#passphrase", p.passphrase()).await;
-    p.fill("#passphrase-confirm", p.passphrase()).await;
-    p.click("#create-vault").await;
-    p.wait_screen("add-account").await;
-    p.shot("add-account").await;
-    p.click("#mode-register").await;
-    p.fill("#account-user", user).await;
-    assert_eq!(p.value("#account-server").await, "localhost");
-    p.fill("#account-password", &format!("{user}-Contraseña-1"))
-        .await;
-    p.fill("#account-password-confirm", &format!("{user}-Contraseña-1"))
-        .await;
-    assert!(
-        !p.is_checked("#remember-password").await,
-        "remember must be off by default"
-    );
-    if remember {
-        p.click("#remember-password").await;
-    }
-    p.click("#account-submit").await;
-    // The guide: "Do you really want to connect to this server?"
-    p.wait_visible("#server-confirm").await;
-    assert_eq!(p.text("#confirm-domain").await, "localhost");
-    assert_eq!(p.text("#confirm-endpoint").await, endpoint);
-    p.shot("server-confirm").await;
-    p.click("#server-confirm-yes").await;
-    p.wait_screen("contacts").await;
-    p.wait_attr("#account-state", "data-state", "online").await;
-    p.shot("online").await;
-}
-
-async fn open_chat(p: &Person, peer: &str) {
-    let contact = format!("li.contact[data-jid='{peer}'] .contact-open");
-    p.wait_visible(&contact).await;
-    p.click(&contact).await;
-    p.wait_attr("#screen", "data-peer", peer).await;
-}
-
-async fn send(p: &Person, text: &str) {
-    p.fill("#message-input", text).await;
-    p.click("#send").await;
-}
-
-/// Waits for an incoming message with `text`; returns its `data-encrypted`.
-async fn wait_incoming(p: &Person, text: &str) -> String {
-    let css = "li.message[data-direction='incoming']";
-    p.wait_text_in(css, ".message-text", text).await;
-    p.attr_of_item_with_text(css, ".message-text", text, "data-encrypted")
-        .await
-}
-
-async fn padlock(p: &Person, state: &str) {
-    p.wait_attr("#padlock", "data-padlock", state).await;
-}
-
-async fn ask(p: &Person, question: &str, answer: &str) {
-    p.click("#padlock").await;
-    p.click("#verify").await;
-    p.wait_visible("#verify-dialog").await;
-    p.click("#verify-question-tab").await;
-    assert!(
-        !p.text("#smp-hint").await.is_empty(),
-        "the case-sensitivity hint is shown"
-    );
-    p.fill("#smp-question", question).await;
-    p.fill("#smp-answer", answer).await;
-    p.shot("verify-ask").await;
-    p.click("#smp-ask-submit").await;
-}
-
-async fn answer(p: &Person, question: &str, answer: &str) {
-    p.wait_visible("#smp-incoming").await;
-    assert_eq!(p.text("#smp-incoming-question").await, question);
-    p.fill("#smp-incoming-answer", answer).await;
-    p.shot("verify-answer").await;
-    p.click("#smp-incoming-submit").await;
-}
+use candado_e2e::steps::{
+    answer, ask, first_run_and_register, open_chat, padlock, send, wait_incoming,
+};
+use candado_e2e::{serve_app, Person};
+use candado_harness::{fresh_dir, Prosody, Way, WsProxy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_people_walk_the_guide() {

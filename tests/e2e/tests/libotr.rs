@@ -383,7 +383,7 @@ async fn setup(
     .await;
     let carol = Carol::start(&endpoint, version);
     alice.open(&server.url()).await;
-    first_run_and_register(&alice, "alice", &endpoint).await;
+    first_run_and_register(&alice, "alice", false, &endpoint).await;
     carol.wait_line(&alice, 0, "online").await;
 
     alice.fill("#add-contact-jid", CAROL).await;
