@@ -290,6 +290,25 @@ pub mod steps {
         p.shot("online").await;
     }
 
+    /// `asker` adds `accepter` as a contact, `accepter` accepts the request, and both see each
+    /// other online.
+    pub async fn befriend(asker: &Person, asker_jid: &str, accepter: &Person, accepter_jid: &str) {
+        asker.fill("#add-contact-jid", accepter_jid).await;
+        asker.click("#add-contact").await;
+        let request = format!("li.request[data-jid='{asker_jid}']");
+        accepter.wait_visible(&request).await;
+        accepter.shot("request").await;
+        accepter.click(&format!("{request} .request-accept")).await;
+        for (p, peer) in [(asker, accepter_jid), (accepter, asker_jid)] {
+            p.wait_attr(
+                &format!("li.contact[data-jid='{peer}']"),
+                "data-presence",
+                "available",
+            )
+            .await;
+        }
+    }
+
     /// Opens the chat with `peer` from the contact list.
     pub async fn open_chat(p: &Person, peer: &str) {
         let contact = format!("li.contact[data-jid='{peer}'] .contact-open");

@@ -6,7 +6,7 @@
 //! Every step saves a screenshot under `target/e2e/journey-*.png`.
 
 use candado_e2e::steps::{
-    answer, ask, first_run_and_register, open_chat, padlock, send, wait_incoming,
+    answer, ask, befriend, first_run_and_register, open_chat, padlock, send, wait_incoming,
 };
 use candado_e2e::{serve_app, Person};
 use candado_harness::{fresh_dir, Prosody, Way, WsProxy};
@@ -26,25 +26,7 @@ async fn two_people_walk_the_guide() {
     first_run_and_register(&bob, "bob", true, &endpoint).await;
 
     // alice adds bob; bob accepts.
-    alice.fill("#add-contact-jid", "bob@localhost").await;
-    alice.click("#add-contact").await;
-    let request = "li.request[data-jid='alice@localhost']";
-    bob.wait_visible(request).await;
-    bob.shot("request").await;
-    bob.click(&format!("{request} .request-accept")).await;
-    alice
-        .wait_attr(
-            "li.contact[data-jid='bob@localhost']",
-            "data-presence",
-            "available",
-        )
-        .await;
-    bob.wait_attr(
-        "li.contact[data-jid='alice@localhost']",
-        "data-presence",
-        "available",
-    )
-    .await;
+    befriend(&alice, "alice@localhost", &bob, "bob@localhost").await;
     alice.shot("contacts").await;
 
     // alice starts encryption: both padlocks "encrypted, not verified".
@@ -153,18 +135,7 @@ async fn under_always_encrypt_no_plaintext_reaches_the_server() {
     bob.open(&server.url()).await;
     first_run_and_register(&alice, "alice", false, &relay.url()).await;
     first_run_and_register(&bob, "bob", false, &relay.url()).await;
-    alice.fill("#add-contact-jid", "bob@localhost").await;
-    alice.click("#add-contact").await;
-    let request = "li.request[data-jid='alice@localhost']";
-    bob.wait_visible(request).await;
-    bob.click(&format!("{request} .request-accept")).await;
-    alice
-        .wait_attr(
-            "li.contact[data-jid='bob@localhost']",
-            "data-presence",
-            "available",
-        )
-        .await;
+    befriend(&alice, "alice@localhost", &bob, "bob@localhost").await;
 
     // alice: "always encrypt".
     alice.click("#settings-open").await;

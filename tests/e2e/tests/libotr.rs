@@ -36,18 +36,7 @@ const CAROL: &str = "carol@localhost";
 const CAROL_PASSWORD: &str = "carol libotr 4.1.1";
 const ALICE: &str = "alice@localhost";
 
-/// libotr's reports that mean something went wrong on its side.
-const LIBOTR_BAD: [&str; 9] = [
-    "msgevent encryption_error",
-    "msgevent setup_error",
-    "msgevent rcvdmsg_not_in_private",
-    "msgevent rcvdmsg_unreadable",
-    "msgevent rcvdmsg_malformed",
-    "msgevent rcvdmsg_general_err",
-    "msgevent rcvdmsg_unrecognized",
-    "smp error",
-    "smp cheated",
-];
+use candado_interop::LIBOTR_BAD_REPORTS as LIBOTR_BAD;
 
 /// carol: an XMPP account whose messages to and from alice go through libotr.
 ///
@@ -422,6 +411,33 @@ fn is_otr_data(line: &str) -> bool {
     line.starts_with("wire-in ?OTR:AA")
 }
 
+/// alice → carol: only OTR data on the wire, libotr shows the text; carol → alice: shown as an
+/// incoming encrypted message, as text.
+async fn messages_both_ways(alice: &Person, carol: &Carol, to_carol: &str, to_alice: &str) {
+    let mark = carol.mark();
+    send(alice, to_carol).await;
+    carol
+        .wait_line(alice, mark, &format!("shown-text {to_carol}"))
+        .await;
+    let wire: Vec<String> = carol
+        .log()
+        .into_iter()
+        .skip(mark)
+        .filter(|l| l.starts_with("wire-in "))
+        .collect();
+    assert!(
+        !wire.is_empty() && wire.iter().all(|l| is_otr_data(l)),
+        "alice's message did not travel as OTR data: {wire:?}"
+    );
+    assert!(
+        wire.iter().all(|l| !l.contains(to_carol)),
+        "alice's text on the wire: {wire:?}"
+    );
+    carol.say(to_alice);
+    assert_eq!(wait_incoming(alice, to_alice).await, "true");
+    alice.shot("messages").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libotr_v3_ake_messages_and_smp_both_ways() {
     let started = Instant::now();
@@ -440,34 +456,13 @@ async fn libotr_v3_ake_messages_and_smp_both_ways() {
     assert!(label.contains("not verified"), "{label:?}");
     alice.shot("private-started").await;
 
-    // alice → carol: OTR data on the wire, libotr shows the text.
-    let mark = carol.mark();
-    send(&alice, "Hello Carol, libotr here?").await;
-    carol
-        .wait_line(&alice, mark, "shown-text Hello Carol, libotr here?")
-        .await;
-    let wire: Vec<String> = carol
-        .log()
-        .into_iter()
-        .skip(mark)
-        .filter(|l| l.starts_with("wire-in "))
-        .collect();
-    assert!(
-        !wire.is_empty() && wire.iter().all(|l| is_otr_data(l)),
-        "alice's message did not travel as OTR data: {wire:?}"
-    );
-    assert!(
-        wire.iter().all(|l| !l.contains("Hello Carol")),
-        "alice's text on the wire: {wire:?}"
-    );
-
-    // carol → alice: encrypted by libotr, shown encrypted.
-    carol.say("Yes, <i>libotr</i> & v3");
-    assert_eq!(
-        wait_incoming(&alice, "Yes, <i>libotr</i> & v3").await,
-        "true"
-    );
-    alice.shot("messages").await;
+    messages_both_ways(
+        &alice,
+        &carol,
+        "Hello Carol, libotr here?",
+        "Yes, <i>libotr</i> & v3",
+    )
+    .await;
 
     // The fingerprints alice's app shows are those libotr has: its own, and the one it saw.
     let log = carol.log();
@@ -553,28 +548,13 @@ async fn libotr_v2_ake_from_its_query_messages_and_smp_both_ways() {
     assert!(label.contains("sin verificar"), "{label:?}");
     alice.shot("private-started").await;
 
-    // Both ways, encrypted.
-    let mark = carol.mark();
-    send(&alice, "Hola Carol, ¿me leés en v2?").await;
-    carol
-        .wait_line(&alice, mark, "shown-text Hola Carol, ¿me leés en v2?")
-        .await;
-    let wire: Vec<String> = carol
-        .log()
-        .into_iter()
-        .skip(mark)
-        .filter(|l| l.starts_with("wire-in "))
-        .collect();
-    assert!(
-        !wire.is_empty() && wire.iter().all(|l| is_otr_data(l)),
-        "alice's message did not travel as OTR data: {wire:?}"
-    );
-    carol.say("Sí, te leo: v2 & <b>libotr</b>");
-    assert_eq!(
-        wait_incoming(&alice, "Sí, te leo: v2 & <b>libotr</b>").await,
-        "true"
-    );
-    alice.shot("messages").await;
+    messages_both_ways(
+        &alice,
+        &carol,
+        "Hola Carol, ¿me leés en v2?",
+        "Sí, te leo: v2 & <b>libotr</b>",
+    )
+    .await;
 
     // Verification with a question over v2: alice asks, libotr answers wrong (the answer is
     // case-sensitive): failure on both sides; then right: verified for alice.

@@ -19,6 +19,20 @@ use candado_otr::wire::message::{InstanceTag, MessageBody, Version};
 use candado_otr::wire::text::TextMessage;
 use candado_otr::{Event, MessageState, Policy, Session, SessionConfig};
 
+/// The peer's reports that mean something went wrong on libotr's side: errors, unreadable or
+/// malformed messages, SMP cheating.
+pub const LIBOTR_BAD_REPORTS: [&str; 9] = [
+    "msgevent encryption_error",
+    "msgevent setup_error",
+    "msgevent rcvdmsg_not_in_private",
+    "msgevent rcvdmsg_unreadable",
+    "msgevent rcvdmsg_malformed",
+    "msgevent rcvdmsg_general_err",
+    "msgevent rcvdmsg_unrecognized",
+    "smp error",
+    "smp cheated",
+];
+
 /// Path of the compiled libotr peer, or why it is missing.
 pub fn peer_path() -> &'static str {
     let path = env!("CANDADO_OTRPEER");
@@ -401,17 +415,7 @@ impl Pair {
     /// Panics if either side reported a problem at any point: libotr errors, unreadable
     /// or malformed messages, SMP cheating; our [`Event::Error`]s.
     pub fn assert_no_errors(&self) {
-        const BAD: [&str; 9] = [
-            "msgevent encryption_error",
-            "msgevent setup_error",
-            "msgevent rcvdmsg_not_in_private",
-            "msgevent rcvdmsg_unreadable",
-            "msgevent rcvdmsg_malformed",
-            "msgevent rcvdmsg_general_err",
-            "msgevent rcvdmsg_unrecognized",
-            "smp error",
-            "smp cheated",
-        ];
+        const BAD: [&str; 9] = LIBOTR_BAD_REPORTS;
         for line in &self.lib.log {
             assert!(
                 !BAD.contains(&line.as_str()) && !line.starts_with("error "),
