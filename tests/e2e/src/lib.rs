@@ -36,6 +36,16 @@ impl Person {
     /// Starts a browser whose preferred language is `lang`; `passphrase` is the app passphrase
     /// this person will choose.
     pub async fn start(label: &str, lang: &str, passphrase: &str) -> Person {
+        // Screenshots of an earlier run of this person would mix with this run's.
+        let shots = candado_harness::target_dir().join("e2e");
+        if let Ok(entries) = std::fs::read_dir(&shots) {
+            let prefix = format!("{label}-");
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         let browser = candado_harness::Chromium::start(label, lang)
             .await
             .unwrap_or_else(|e| panic!("{label}: {e}"));
