@@ -8,10 +8,12 @@
 //!
 //! # API taxonomy
 //!
-//! * **Construction:** [`Engine::new`]`(rng)`; then [`Engine::load_record`] for every stored record
-//!   of the kinds in [`records::kinds`] (after the vault is unlocked).
+//! * **Construction:** [`Engine::new`]`(rng)`; then, after the vault is unlocked,
+//!   [`Engine::load_record`] for every stored record of the kinds in [`records::kinds`] and
+//!   [`Engine::handle_unlocked`] (reports the saved accounts, logs in those with a remembered
+//!   password). [`Engine::lock`] before locking the vault: accounts log out, keys leave memory.
 //! * **Getters:** [`Engine::connection_state`] (the probe), [`Engine::account_state`],
-//!   [`Engine::padlock`].
+//!   [`Engine::padlock`], [`Engine::saved_accounts`].
 //! * **Inputs (`handle_*`), each with `now`:**
 //!
 //!   | input | meaning |
@@ -27,6 +29,19 @@
 //!
 //! After each input, drain [`Engine::poll_effect`] until it returns `None` and perform the effects in
 //! order, then re-arm the timer from [`Engine::poll_timeout`].
+//!
+//! # Connections that come and go
+//!
+//! The first login of an account on a device generates its OTR key from the next
+//! `handle_timeout` (due at once), after [`candado_api::AccountState::GeneratingKey`] was reported.
+//! A connection lost after the account was online (or one opened by the app itself after
+//! unlocking) is not a failure: the account reports
+//! [`candado_api::AccountState::Reconnecting`] and tries again after 1 s, doubling up to 60 s with
+//! ±20 % jitter; [`Command::Wake`] tries at once. The new socket resumes the XEP-0198 stream when
+//! the server kept it; otherwise a fresh session logs in and the stanzas the server never
+//! acknowledged are sent again. OTR sessions live in the engine, not in the socket, so a private
+//! conversation goes on across reconnections. Wrong passwords and refused registrations are never
+//! retried.
 //!
 //! # What happens where
 //!
