@@ -4,7 +4,7 @@
 //! # The outgoing queue
 //!
 //! A typed message **waits** instead of being sent when the conversation must be private and is not
-//! encrypted yet: under the "always" policy, or after [`Conversation::start_private`] until the
+//! encrypted yet: under the "always" policy, or after `Conversation::start_private` until the
 //! private conversation is up. Waiting messages are sent (encrypted) as soon as the AKE completes —
 //! unless the contact's key changed from one we had verified: then they stay queued until the new
 //! fingerprint is trusted, and a [`Notice::FingerprintChanged`] warns the person. The engine checks
