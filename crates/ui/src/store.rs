@@ -605,6 +605,17 @@ impl Store {
             }
             _ => {}
         }
+        if matches!(state, AccountState::Offline | AccountState::Failed { .. }) {
+            // Logged out: the worker forgot the account's rooms (a lost connection is
+            // `Reconnecting`, and the worker enters the rooms again by itself).
+            self.rooms
+                .update(|all| all.retain(|(a, _), _| *a != account));
+            if self.route.with_untracked(|r| matches!(r, Route::Group(_)))
+                && self.current.get_untracked().as_ref() == Some(&account)
+            {
+                self.route.set(Route::Home);
+            }
+        }
         if self.current.get_untracked().is_none() && !setting_up {
             self.current.set(Some(account.clone()));
         }

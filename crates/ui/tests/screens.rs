@@ -737,6 +737,22 @@ async fn group_chats_join_with_a_permanent_banner_and_text_only_messages() {
     })
     .await;
     assert!(m.find("li.room").is_none());
+
+    // Logging out forgets the account's rooms.
+    m.apply(Event::RoomJoined {
+        account: alice(),
+        room: room.into(),
+        nick: "ali".into(),
+        subject: None,
+    })
+    .await;
+    assert_eq!(m.all("li.room").len(), 1);
+    m.apply(Event::Account {
+        account: alice(),
+        state: AccountState::Offline,
+    })
+    .await;
+    assert!(m.find("li.room").is_none());
 }
 
 #[wasm_bindgen_test]
