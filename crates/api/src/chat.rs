@@ -380,3 +380,20 @@ pub enum CommandFailure {
     /// Not possible in the conversation's state (e.g. verification without a private conversation).
     WrongState,
 }
+
+/// A message in a group chat (XEP-0045). Group chats are never end-to-end encrypted: there is no
+/// `encrypted` flag because it would always be false.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomMessage {
+    /// Unique within the room for this session of the app.
+    pub id: String,
+    /// The author's nickname in the room.
+    pub nick: String,
+    /// The text, always shown as text (never as HTML). A `?OTR` body is shown as it came: it is
+    /// never fed into an OTR session.
+    pub text: String,
+    /// We wrote it (from this app, or from another client under our nickname).
+    pub own: bool,
+    /// When, in milliseconds on the worker's clock (when it arrived, or when we sent it).
+    pub at: u64,
+}

@@ -210,6 +210,33 @@ pub enum Command {
         /// The contact.
         peer: String,
     },
+    /// Enter a group chat (XEP-0045). Group chats are never end-to-end encrypted: the room's
+    /// server reads every message. Answered by [`Event::RoomJoined`] or [`Event::RoomJoinFailed`].
+    JoinRoom {
+        /// Our account.
+        account: AccountId,
+        /// The room's bare address, `room@conference.example.org`.
+        room: String,
+        /// Our nickname in the room.
+        nick: String,
+    },
+    /// Leave a group chat. Answered by [`Event::RoomLeft`].
+    LeaveRoom {
+        /// Our account.
+        account: AccountId,
+        /// The room.
+        room: String,
+    },
+    /// Send a message to everyone in a room we are in. It travels in plaintext (never OTR); it is
+    /// reported once, as a [`Event::RoomMessage`] with `own: true`.
+    SendRoomMessage {
+        /// Our account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// The text.
+        text: String,
+    },
     /// Trust (or stop trusting) a contact's fingerprint after comparing it out of band.
     SetTrust {
         /// Our account.
@@ -375,6 +402,67 @@ pub enum Event {
         account: AccountId,
         /// The fingerprint, `XXXXXXXX XXXXXXXX XXXXXXXX XXXXXXXX XXXXXXXX`.
         fingerprint: String,
+    },
+    /// We are in a room. Its occupants and subject follow as [`Event::RoomOccupants`] and
+    /// [`Event::RoomSubject`] when they change.
+    RoomJoined {
+        /// The account.
+        account: AccountId,
+        /// The room's bare address.
+        room: String,
+        /// Our nickname, as the room assigned it.
+        nick: String,
+        /// The subject, if already known.
+        subject: Option<String>,
+    },
+    /// Entering a room failed; the person may try again (e.g. with another nickname).
+    RoomJoinFailed {
+        /// The account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// The XMPP condition: `conflict` (the nickname is taken), `not-authorized` (a password
+        /// is needed), `forbidden` (banned), `registration-required`, `item-not-found`, …
+        condition: String,
+        /// The server's text, if any.
+        text: Option<String>,
+    },
+    /// We are no longer in a room: we left, or the room removed us.
+    RoomLeft {
+        /// The account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// Why, when it was not our choice: `kicked`, `banned`, `affiliation`, `members-only`,
+        /// `shutdown`.
+        removed: Option<String>,
+    },
+    /// Who is in a room now (sent whenever someone comes or goes).
+    RoomOccupants {
+        /// The account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// The nicknames, sorted, ours included.
+        nicks: Vec<String>,
+    },
+    /// The room's subject (on joining and whenever it changes); empty means none.
+    RoomSubject {
+        /// The account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// The subject.
+        subject: String,
+    },
+    /// A message in a room, received or sent by us. Never encrypted.
+    RoomMessage {
+        /// The account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// The message.
+        message: RoomMessage,
     },
     /// A command could not be carried out.
     CommandFailed {
@@ -677,6 +765,79 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(cmd, Command::Login { account } if !account.remember_password));
+    }
+
+    #[test]
+    fn room_messages_round_trip() {
+        let room = || "sala@conference.example.org".to_string();
+        for cmd in [
+            Command::JoinRoom {
+                account: alice(),
+                room: room(),
+                nick: "alice".into(),
+            },
+            Command::LeaveRoom {
+                account: alice(),
+                room: room(),
+            },
+            Command::SendRoomMessage {
+                account: alice(),
+                room: room(),
+                text: "<i>hola</i>".into(),
+            },
+        ] {
+            assert_eq!(Command::from_wire(&cmd.to_wire()).unwrap(), cmd);
+        }
+        for ev in [
+            Event::RoomJoined {
+                account: alice(),
+                room: room(),
+                nick: "alice".into(),
+                subject: Some("Charla".into()),
+            },
+            Event::RoomJoinFailed {
+                account: alice(),
+                room: room(),
+                condition: "conflict".into(),
+                text: None,
+            },
+            Event::RoomLeft {
+                account: alice(),
+                room: room(),
+                removed: Some("kicked".into()),
+            },
+            Event::RoomOccupants {
+                account: alice(),
+                room: room(),
+                nicks: vec!["alice".into(), "bob".into()],
+            },
+            Event::RoomSubject {
+                account: alice(),
+                room: room(),
+                subject: String::new(),
+            },
+            Event::RoomMessage {
+                account: alice(),
+                room: room(),
+                message: RoomMessage {
+                    id: "m3".into(),
+                    nick: "bob".into(),
+                    text: "?OTR:AAMD".into(),
+                    own: false,
+                    at: 9,
+                },
+            },
+        ] {
+            assert_eq!(Event::from_wire(&ev.to_wire()).unwrap(), ev);
+        }
+        assert_eq!(
+            Command::LeaveRoom {
+                account: alice(),
+                room: room()
+            }
+            .to_wire(),
+            r#"{"type":"leave_room","account":"alice@example.org","room":"sala@conference.example.org"}"#
+        );
     }
 
     #[test]

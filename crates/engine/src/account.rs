@@ -1,13 +1,13 @@
 //! One logged-in account: its XMPP session over one socket, its roster and presence, and its
 //! conversations (see [`crate::conversation`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use base64::Engine as _;
 use candado_api::{
     AccountFailure, AccountId, AccountState, CommandFailure, Contact, Event, Form, FormField,
-    FormValue, Presence, Subscription,
+    FormValue, Presence, RoomMessage, Subscription,
 };
 use candado_otr::crypto::dsa::DsaPrivateKey;
 use candado_otr::wire::message::InstanceTag;
@@ -55,6 +55,23 @@ impl Entry {
     }
 }
 
+/// A group chat we are in or entering. Kept across lost connections: the room is joined again
+/// once the account is back online.
+#[derive(Debug, Clone)]
+struct Room {
+    /// Our nickname (as asked, then as the room assigned it).
+    nick: String,
+    /// The room accepted us (and [`Event::RoomJoined`] was reported).
+    joined: bool,
+    occupants: BTreeSet<String>,
+    subject: Option<String>,
+    /// Stanza ids of the messages we sent (already reported) whose reflection has not come back.
+    unreflected: BTreeSet<String>,
+}
+
+/// At most this many of our room messages await their reflection, per room.
+const MAX_UNREFLECTED: usize = 256;
+
 /// How the account was set up, kept to open the session once the socket is open.
 #[derive(Debug)]
 pub(crate) struct Setup {
@@ -97,6 +114,8 @@ pub(crate) struct Account {
     pub settings: Settings,
     roster: BTreeMap<String, Entry>,
     pub conversations: BTreeMap<String, Conversation>,
+    /// Group chats, by bare room address.
+    rooms: BTreeMap<String, Room>,
     /// Stanza id → (peer, message id), to report bounced messages.
     sent: BTreeMap<String, (String, String)>,
     /// The last state reported to the UI.
@@ -149,6 +168,7 @@ impl Account {
             settings,
             roster: BTreeMap::new(),
             conversations: BTreeMap::new(),
+            rooms: BTreeMap::new(),
             sent: BTreeMap::new(),
             state: AccountState::Offline,
             ever_online: false,
@@ -482,6 +502,7 @@ impl Account {
                     out,
                 );
                 self.resend_unacked(out);
+                self.rejoin_rooms(out);
             }
             X::Roster { items, .. } => {
                 for item in items {
@@ -562,6 +583,13 @@ impl Account {
             X::Message {
                 from,
                 id,
+                kind: xmpp::MessageKind::Groupchat,
+                body: Some(body),
+                ..
+            } => self.room_message(&from, id, body, out),
+            X::Message {
+                from,
+                id,
                 kind,
                 body,
                 delayed,
@@ -594,9 +622,90 @@ impl Account {
             }
             X::ResumeFailed { unacked } => self.resend.extend(unacked),
             X::Closed { reason } => self.closed(reason, out),
+            X::RoomJoined { room, nick, .. } => {
+                let name = room.to_string();
+                if let Some(r) = self.rooms.get_mut(&name) {
+                    r.nick = nick.clone();
+                    r.joined = true;
+                    let subject = r.subject.clone();
+                    out.emit(Event::RoomJoined {
+                        account: self.id.clone(),
+                        room: name.clone(),
+                        nick,
+                        subject,
+                    });
+                    self.report_occupants(&name, out);
+                }
+            }
+            X::RoomJoinFailed { room, error } => {
+                let name = room.to_string();
+                if self.rooms.remove(&name).is_some() {
+                    out.emit(Event::RoomJoinFailed {
+                        account: self.id.clone(),
+                        room: name,
+                        condition: error.condition,
+                        text: error.text,
+                    });
+                }
+            }
+            X::RoomLeft { room, removed } => {
+                let name = room.to_string();
+                if removed.as_deref() == Some("connection-lost") {
+                    // Joined again once the new stream is online.
+                    if let Some(r) = self.rooms.get_mut(&name) {
+                        r.joined = false;
+                        r.occupants.clear();
+                        r.unreflected.clear();
+                    }
+                } else if self.rooms.remove(&name).is_some() {
+                    out.emit(Event::RoomLeft {
+                        account: self.id.clone(),
+                        room: name,
+                        removed,
+                    });
+                }
+            }
+            X::Occupant { room, occupant } => {
+                let name = room.to_string();
+                if let Some(r) = self.rooms.get_mut(&name) {
+                    if r.occupants.insert(occupant.nick) && r.joined {
+                        self.report_occupants(&name, out);
+                    }
+                }
+            }
+            X::OccupantLeft {
+                room,
+                nick,
+                new_nick,
+            } => {
+                let name = room.to_string();
+                if let Some(r) = self.rooms.get_mut(&name) {
+                    r.occupants.remove(&nick);
+                    if let Some(new) = new_nick {
+                        if r.nick == nick {
+                            r.nick = new.clone();
+                        }
+                        r.occupants.insert(new);
+                    }
+                    if r.joined {
+                        self.report_occupants(&name, out);
+                    }
+                }
+            }
+            X::RoomSubject { room, subject, .. } => {
+                let name = room.to_string();
+                if let Some(r) = self.rooms.get_mut(&name) {
+                    r.subject = Some(subject.clone()).filter(|s| !s.is_empty());
+                    out.emit(Event::RoomSubject {
+                        account: self.id.clone(),
+                        room: name,
+                        subject,
+                    });
+                }
+            }
             // Carbons (copies of messages exchanged by our other clients) are ignored: an OTR
             // message is only ever fed into the session of the client it was meant for.
-            // Acks, resumption, disco, group chats and the rest need no action here yet.
+            // Acks, resumption, disco and the rest need no action here yet.
             _ => {}
         }
     }
@@ -837,6 +946,240 @@ impl Account {
             self.xmpp(xmpp::Command::Subscribe { to: jid }, out);
         }
         self.drain(out);
+    }
+}
+
+/// Group chats (XEP-0045). They are never end-to-end encrypted: nothing here touches OTR.
+impl Account {
+    /// Enters `room` as `nick`, or reports the room again if we are already in it.
+    pub(crate) fn join_room<R>(&mut self, room: BareJid, nick: String, out: &mut Out<'_, R>) {
+        let name = room.to_string();
+        let nick = nick.trim().to_owned();
+        if nick.is_empty() {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::InvalidInput,
+                "an empty nickname".into(),
+            );
+            return;
+        }
+        if let Some(r) = self.rooms.get(&name).filter(|r| r.joined) {
+            let (nick, subject, nicks) = (
+                r.nick.clone(),
+                r.subject.clone(),
+                r.occupants.iter().cloned().collect(),
+            );
+            out.emit(Event::RoomJoined {
+                account: self.id.clone(),
+                room: name.clone(),
+                nick,
+                subject,
+            });
+            out.emit(Event::RoomOccupants {
+                account: self.id.clone(),
+                room: name,
+                nicks,
+            });
+            return;
+        }
+        if room.with_resource_str(&nick).is_err() {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::InvalidInput,
+                "not a valid nickname".into(),
+            );
+            return;
+        }
+        if !self.is_online() {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::NotOnline,
+                "the account is not online".into(),
+            );
+            return;
+        }
+        self.rooms.insert(
+            name,
+            Room {
+                nick: nick.clone(),
+                joined: false,
+                occupants: BTreeSet::new(),
+                subject: None,
+                unreflected: BTreeSet::new(),
+            },
+        );
+        self.xmpp(
+            xmpp::Command::JoinRoom {
+                room: room.clone(),
+                nick,
+                password: None,
+                history: None,
+            },
+            out,
+        );
+    }
+
+    /// Leaves `room`; [`Event::RoomLeft`] follows when the room confirms.
+    pub(crate) fn leave_room<R>(&mut self, room: BareJid, out: &mut Out<'_, R>) {
+        let name = room.to_string();
+        if !self.rooms.contains_key(&name) {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::WrongState,
+                "not in that room".into(),
+            );
+            return;
+        }
+        if !self.is_online() {
+            // Nothing to tell the server: we are out already.
+            self.rooms.remove(&name);
+            out.emit(Event::RoomLeft {
+                account: self.id.clone(),
+                room: name,
+                removed: None,
+            });
+            return;
+        }
+        self.xmpp(xmpp::Command::LeaveRoom { room, status: None }, out);
+    }
+
+    /// Sends `text` to everyone in `room` (plaintext: group chats cannot be protected) and
+    /// reports it once, as our own message.
+    pub(crate) fn send_room_message<R>(
+        &mut self,
+        room: BareJid,
+        text: String,
+        out: &mut Out<'_, R>,
+    ) {
+        let name = room.to_string();
+        let Some(nick) = self
+            .rooms
+            .get(&name)
+            .filter(|r| r.joined)
+            .map(|r| r.nick.clone())
+        else {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::WrongState,
+                "not in that room".into(),
+            );
+            return;
+        };
+        if text.trim().is_empty() {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::InvalidInput,
+                "an empty message".into(),
+            );
+            return;
+        }
+        let Some(stanza_id) = self.xmpp(
+            xmpp::Command::SendMessage {
+                to: Jid::from(room),
+                body: text.clone(),
+                kind: xmpp::MessageKind::Groupchat,
+                thread: None,
+            },
+            out,
+        ) else {
+            return;
+        };
+        if let Some(r) = self.rooms.get_mut(&name) {
+            if r.unreflected.len() >= MAX_UNREFLECTED {
+                r.unreflected.pop_first();
+            }
+            r.unreflected.insert(stanza_id);
+        }
+        let id = out.local_id();
+        let at = out.now;
+        out.emit(Event::RoomMessage {
+            account: self.id.clone(),
+            room: name,
+            message: RoomMessage {
+                id,
+                nick,
+                text,
+                own: true,
+                at,
+            },
+        });
+    }
+
+    /// A `groupchat` message with a body. Only rooms we are in are listened to; the body is shown
+    /// as text and never reaches OTR (a `?OTR` body in a room is someone's plaintext, or noise:
+    /// there is no session to feed it to, and hiding it would hide what everyone else sees).
+    fn room_message<R>(
+        &mut self,
+        from: &Jid,
+        id: Option<String>,
+        body: String,
+        out: &mut Out<'_, R>,
+    ) {
+        let name = from.to_bare().to_string();
+        let Some(r) = self.rooms.get_mut(&name) else {
+            return;
+        };
+        // Messages from the room itself (no nickname) are service notices, not conversation.
+        let Some(nick) = from.resource().map(|n| n.as_str().to_owned()) else {
+            return;
+        };
+        let own = nick == r.nick;
+        if own && id.as_ref().is_some_and(|id| r.unreflected.remove(id)) {
+            // Our own message coming back from the room: reported when we sent it.
+            return;
+        }
+        let id = out.local_id();
+        let at = out.now;
+        out.emit(Event::RoomMessage {
+            account: self.id.clone(),
+            room: name,
+            message: RoomMessage {
+                id,
+                nick,
+                text: body,
+                own,
+                at,
+            },
+        });
+    }
+
+    fn report_occupants<R>(&self, name: &str, out: &mut Out<'_, R>) {
+        if let Some(r) = self.rooms.get(name) {
+            out.emit(Event::RoomOccupants {
+                account: self.id.clone(),
+                room: name.to_owned(),
+                nicks: r.occupants.iter().cloned().collect(),
+            });
+        }
+    }
+
+    /// A fresh stream is online: the server took us out of every room with the old one.
+    fn rejoin_rooms<R>(&mut self, out: &mut Out<'_, R>) {
+        let rooms: Vec<(String, String)> = self
+            .rooms
+            .iter_mut()
+            .map(|(name, r)| {
+                r.joined = false;
+                r.occupants.clear();
+                r.unreflected.clear();
+                (name.clone(), r.nick.clone())
+            })
+            .collect();
+        for (name, nick) in rooms {
+            let Ok(room) = name.parse::<BareJid>() else {
+                continue;
+            };
+            // No history: what was said before the connection dropped is already on screen.
+            self.xmpp(
+                xmpp::Command::JoinRoom {
+                    room,
+                    nick,
+                    password: None,
+                    history: Some(0),
+                },
+                out,
+            );
+        }
     }
 }
 

@@ -50,6 +50,7 @@
 //!                      └─ Account (per AccountId, one socket each)
 //!                            ├─ candado_xmpp::Session: login / XEP-0077 registration, roster,
 //!                            │     presence, subscriptions, messages
+//!                            ├─ rooms (XEP-0045 group chats: plaintext, never OTR)
 //!                            └─ Conversation (per contact): candado_otr::Router (one OTR session
 //!                                  per peer instance), outgoing queue, resource lock, padlock
 //!  Effects ◀── Emit(Event) · OpenSocket/SendFrame/CloseSocket{socket} · PutRecord{kind,id,value}
@@ -71,6 +72,8 @@
 //!   session, and neither are carbons (copies of other clients' messages are ignored).
 //! * Every OTR stanza we send carries the XEP-0334 `no-store`/`no-permanent-store` hints and the
 //!   XEP-0280 `private`/`no-copy` marks.
+//! * Group chats (XEP-0045) never touch OTR: a `groupchat` body, `?OTR` or not, is reported as
+//!   text in an [`Event::RoomMessage`], and only from rooms we joined.
 //! * A fingerprint is trusted only after SMP succeeded for us, or the person trusted it by hand.
 //!
 //! # Example: the connection probe of the app shell
@@ -603,6 +606,27 @@ impl<R: CryptoRng> Engine<R> {
                 fingerprint,
                 trusted,
             } => self.set_trust(&account, &peer, &fingerprint, trusted, now),
+            Command::JoinRoom {
+                account,
+                room,
+                nick,
+            } => {
+                self.on_peer(&account, &room, now, |a, room, out| {
+                    a.join_room(room, nick, out)
+                });
+            }
+            Command::LeaveRoom { account, room } => {
+                self.on_peer(&account, &room, now, |a, room, out| a.leave_room(room, out));
+            }
+            Command::SendRoomMessage {
+                account,
+                room,
+                text,
+            } => {
+                self.on_peer(&account, &room, now, |a, room, out| {
+                    a.send_room_message(room, text, out)
+                });
+            }
             Command::ForgetAccount { account } => self.forget(&account, now),
             Command::Wake => {
                 let ids: Vec<AccountId> = self.accounts.keys().cloned().collect();

@@ -1485,3 +1485,167 @@ fn html_from_libpurple_peers_is_shown_as_text_and_typed_markup_is_kept() {
         "{got:?}"
     );
 }
+
+#[test]
+fn rooms_join_report_occupants_and_keep_messages_out_of_otr() {
+    let mut w = World::new(&["alice"]);
+    w.login(0);
+    w.events(0);
+    let room = "sala@conference.localhost";
+    let a = w.id(0);
+    let full = w.clients[0].full.clone();
+    // Bad input and sending before joining are refused.
+    w.command(
+        0,
+        Command::JoinRoom {
+            account: a.clone(),
+            room: "conference.localhost".into(),
+            nick: "alice".into(),
+        },
+    );
+    w.command(
+        0,
+        Command::JoinRoom {
+            account: a.clone(),
+            room: room.into(),
+            nick: "  ".into(),
+        },
+    );
+    w.command(
+        0,
+        Command::SendRoomMessage {
+            account: a.clone(),
+            room: room.into(),
+            text: "hola".into(),
+        },
+    );
+    assert_eq!(
+        failures(&w.events(0)),
+        [
+            CommandFailure::InvalidInput,
+            CommandFailure::InvalidInput,
+            CommandFailure::WrongState
+        ]
+    );
+
+    w.command(
+        0,
+        Command::JoinRoom {
+            account: a.clone(),
+            room: room.into(),
+            nick: "alice".into(),
+        },
+    );
+    let user = "<x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant'/>";
+    w.deliver(
+        0,
+        &format!(
+            "<presence xmlns='jabber:client' from='{room}/bob' to='{full}'>{user}</x></presence>"
+        ),
+    );
+    w.deliver(
+        0,
+        &format!("<presence xmlns='jabber:client' from='{room}/alice' to='{full}'>{user}<status code='110'/></x></presence>"),
+    );
+    w.run();
+    let events = w.events(0);
+    assert!(
+        events.contains(&Event::RoomJoined {
+            account: a.clone(),
+            room: room.into(),
+            nick: "alice".into(),
+            subject: None
+        }),
+        "{events:?}"
+    );
+    assert!(events.contains(&Event::RoomOccupants {
+        account: a.clone(),
+        room: room.into(),
+        nicks: vec!["alice".into(), "bob".into()]
+    }));
+
+    // A `?OTR` body in a room is text; no OTR session, padlock or notice comes of it.
+    let groupchat = |from: &str, id: &str, body: &str| {
+        format!("<message xmlns='jabber:client' type='groupchat' from='{from}' to='{full}' id='{id}'><body>{body}</body></message>")
+    };
+    w.deliver(
+        0,
+        &groupchat(&format!("{room}/bob"), "b1", "?OTRv23? &lt;b&gt;hi"),
+    );
+    // Not from a room we are in, or from the room itself: ignored.
+    w.deliver(0, &groupchat("otra@conference.localhost/eve", "e1", "spam"));
+    w.deliver(0, &groupchat(room, "r1", "This room is not anonymous"));
+    w.run();
+    let events = w.events(0);
+    assert!(
+        matches!(events.as_slice(), [Event::RoomMessage { room: r, message, .. }]
+            if r == room && message.nick == "bob" && message.text == "?OTRv23? <b>hi" && !message.own),
+        "{events:?}"
+    );
+    assert!(w.clients[0].engine.padlock(&a, room).is_none());
+    assert!(
+        !w.relayed.iter().any(|f| f.contains("?OTR")),
+        "no OTR answer to a room"
+    );
+
+    // Our message is reported at once, and not again when the room reflects it.
+    w.command(
+        0,
+        Command::SendRoomMessage {
+            account: a.clone(),
+            room: room.into(),
+            text: "hola".into(),
+        },
+    );
+    let sent = w.relayed.last().cloned().unwrap_or_default();
+    assert_eq!(attr(&sent, "type").as_deref(), Some("groupchat"));
+    let id = attr(&sent, "id").unwrap();
+    w.deliver(0, &groupchat(&format!("{room}/alice"), &id, "hola"));
+    // Our nickname from another client of ours: ours, reported.
+    w.deliver(
+        0,
+        &groupchat(&format!("{room}/alice"), "other", "desde el teléfono"),
+    );
+    w.run();
+    let mine: Vec<(String, bool)> = w
+        .events(0)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::RoomMessage { message, .. } => Some((message.text, message.own)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        mine,
+        [("hola".into(), true), ("desde el teléfono".into(), true)]
+    );
+
+    // bob leaves; then we do.
+    w.deliver(
+        0,
+        &format!("<presence xmlns='jabber:client' type='unavailable' from='{room}/bob' to='{full}'>{user}</x></presence>"),
+    );
+    w.command(
+        0,
+        Command::LeaveRoom {
+            account: a.clone(),
+            room: room.into(),
+        },
+    );
+    w.deliver(
+        0,
+        &format!("<presence xmlns='jabber:client' type='unavailable' from='{room}/alice' to='{full}'>{user}<status code='110'/></x></presence>"),
+    );
+    w.run();
+    let events = w.events(0);
+    assert!(events.contains(&Event::RoomOccupants {
+        account: a.clone(),
+        room: room.into(),
+        nicks: vec!["alice".into()]
+    }));
+    assert!(events.contains(&Event::RoomLeft {
+        account: a.clone(),
+        room: room.into(),
+        removed: None
+    }));
+}

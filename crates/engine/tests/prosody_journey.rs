@@ -476,3 +476,177 @@ fn two_engines_walk_the_guide_through_prosody() {
     assert_eq!(Journey::padlock(&j.alice, bob), Padlock::Verified);
     eprintln!("journey took {:?}", j.start.elapsed());
 }
+
+fn room_text(events: &[Event], nick: &str, text: &str, own: bool) -> usize {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(e, Event::RoomMessage { message, .. }
+                if message.nick == nick && message.text == text && message.own == own)
+        })
+        .count()
+}
+
+#[test]
+fn two_engines_meet_in_a_room_in_plaintext() {
+    let dir = fresh_dir("engine", "room").unwrap();
+    let prosody = Prosody::start(&dir, "localhost").unwrap_or_else(|e| panic!("{e}"));
+    let url = prosody.websocket_url();
+    let mut j = Journey {
+        alice: App::new("alice", 11, new_vault()),
+        bob: App::new("bob", 23, new_vault()),
+        start: Instant::now(),
+        _prosody: prosody,
+        url,
+    };
+    let (alice_id, bob_id) = (j.alice.id(), j.bob.id());
+    let start = j.start;
+    let room = "sala@conference.localhost".to_string();
+    j.alice.command(
+        Command::Register {
+            account: setup("alice", &j.url),
+        },
+        start,
+    );
+    j.bob.command(
+        Command::Register {
+            account: setup("bob", &j.url),
+        },
+        start,
+    );
+    j.until("both registered and online", |a, b| online(a) && online(b));
+    j.clear();
+
+    let joined = |events: &[Event], nick: &str| {
+        events
+            .iter()
+            .any(|e| matches!(e, Event::RoomJoined { nick: n, .. } if n == nick))
+    };
+    j.alice.command(
+        Command::JoinRoom {
+            account: alice_id.clone(),
+            room: room.clone(),
+            nick: "alice".into(),
+        },
+        start,
+    );
+    j.until("alice in the room", |a, _| joined(a, "alice"));
+    j.bob.command(
+        Command::JoinRoom {
+            account: bob_id.clone(),
+            room: room.clone(),
+            nick: "bob".into(),
+        },
+        start,
+    );
+    let both_in = |events: &[Event]| {
+        events
+            .iter()
+            .any(|e| matches!(e, Event::RoomOccupants { nicks, .. } if nicks == &["alice", "bob"]))
+    };
+    j.until("both in the room", |a, b| {
+        joined(b, "bob") && both_in(a) && both_in(b)
+    });
+    j.clear();
+
+    // Alice writes; bob sees it from "alice"; alice sees it once, as her own.
+    j.alice.command(
+        Command::SendRoomMessage {
+            account: alice_id.clone(),
+            room: room.clone(),
+            text: "Hola a todos".into(),
+        },
+        start,
+    );
+    j.until("bob reads alice", |_, b| {
+        room_text(b, "alice", "Hola a todos", false) == 1
+    });
+    // A `?OTR` body in a room is text: shown, never fed into OTR.
+    j.bob.command(
+        Command::SendRoomMessage {
+            account: bob_id.clone(),
+            room: room.clone(),
+            text: "?OTRv23? hi all".into(),
+        },
+        start,
+    );
+    j.until("alice reads bob", |a, _| {
+        room_text(a, "bob", "?OTRv23? hi all", false) == 1
+    });
+    // Let the reflections come back; each of our messages is still reported exactly once.
+    let settled = Instant::now() + Duration::from_millis(1500);
+    j.until("the reflections", |_, _| Instant::now() > settled);
+    assert_eq!(room_text(&j.alice.events, "alice", "Hola a todos", true), 1);
+    assert_eq!(room_text(&j.bob.events, "bob", "?OTRv23? hi all", true), 1);
+    // No OTR was started by the query in the room.
+    assert!(!j
+        .alice
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Notice { .. } | Event::Padlock { .. })));
+    // Group messages travel in plaintext: the server sees them (hence the banner in the UI).
+    assert!(j
+        .alice
+        .sent
+        .iter()
+        .any(|f| f.contains("Hola a todos") && f.contains("groupchat")));
+
+    // Bob tries a second room where alice already is, with her nickname: conflict.
+    j.alice.command(
+        Command::JoinRoom {
+            account: alice_id.clone(),
+            room: "otra@conference.localhost".into(),
+            nick: "alice".into(),
+        },
+        start,
+    );
+    j.until("alice in the second room", |a, _| {
+        a.iter().any(
+            |e| matches!(e, Event::RoomJoined { room, .. } if room == "otra@conference.localhost"),
+        )
+    });
+    j.bob.command(
+        Command::JoinRoom {
+            account: bob_id.clone(),
+            room: "otra@conference.localhost".into(),
+            nick: "alice".into(),
+        },
+        start,
+    );
+    j.until("bob's conflict", |_, b| {
+        b.iter().any(|e| {
+            matches!(e, Event::RoomJoinFailed { room, condition, .. }
+                if room == "otra@conference.localhost" && condition == "conflict")
+        })
+    });
+    j.clear();
+
+    // Bob leaves the first room: alice sees him go.
+    j.bob.command(
+        Command::LeaveRoom {
+            account: bob_id.clone(),
+            room: room.clone(),
+        },
+        start,
+    );
+    j.until("bob left", |a, b| {
+        b.iter()
+            .any(|e| matches!(e, Event::RoomLeft { removed: None, .. }))
+            && a.iter().any(|e| {
+                matches!(e, Event::RoomOccupants { room: r, nicks, .. }
+                    if r == "sala@conference.localhost" && nicks == &["alice"])
+            })
+    });
+    // Out of the room, sending is refused.
+    j.bob.command(
+        Command::SendRoomMessage {
+            account: bob_id,
+            room,
+            text: "still here?".into(),
+        },
+        start,
+    );
+    j.until("refused", |_, b| {
+        b.iter().any(|e| matches!(e, Event::CommandFailed { .. }))
+    });
+}

@@ -58,7 +58,11 @@ fn App() -> impl IntoView {
     let store = Store::new(lang, send);
 
     match WorkerLink::spawn(WORKER_SCRIPT, ScriptKind::Classic, move |event| {
-        let notify = matches!(&event, Event::Message { message, .. } if message.direction == Direction::Incoming);
+        let notify = match &event {
+            Event::Message { message, .. } => message.direction == Direction::Incoming,
+            Event::RoomMessage { message, .. } => !message.own,
+            _ => false,
+        };
         store.apply(event);
         if notify && web::page_hidden() && web::load(keys::NOTIFICATIONS).as_deref() == Some("1") {
             web::notify(&store.lang.get_untracked().texts().new_message);

@@ -19,6 +19,8 @@ pub enum Route {
     AddAccount,
     /// The conversation with this contact (bare address).
     Chat(String),
+    /// The group chat in this room (bare address).
+    Group(String),
     /// The settings.
     Settings,
 }
@@ -40,6 +42,8 @@ pub enum Screen {
     Contacts,
     /// One conversation.
     Chat,
+    /// One group chat.
+    Group,
     /// Settings.
     Settings,
 }
@@ -55,6 +59,7 @@ impl Screen {
             Screen::AddAccount => "add-account",
             Screen::Contacts => "contacts",
             Screen::Chat => "chat",
+            Screen::Group => "group",
             Screen::Settings => "settings",
         }
     }
@@ -80,6 +85,7 @@ pub fn screen(
             _ if !has_account => Screen::AddAccount,
             Route::Home => Screen::Contacts,
             Route::Chat(_) => Screen::Chat,
+            Route::Group(_) => Screen::Group,
             Route::Settings => Screen::Settings,
         },
     }
@@ -312,6 +318,24 @@ pub fn registration_failure_text(condition: &str, text: Option<&str>, t: &Texts)
     }
 }
 
+/// Why entering a room failed, in words: `conflict` means the nickname is in use there.
+pub fn room_failure_text(condition: &str, text: Option<&str>, t: &Texts) -> String {
+    match condition {
+        "conflict" => t.room_conflict.clone(),
+        "not-authorized" => t.room_not_authorized.clone(),
+        "forbidden" | "registration-required" => t.room_forbidden.clone(),
+        _ => match text {
+            Some(text) if !text.trim().is_empty() => format!("{} ({text})", t.room_join_failed),
+            _ => format!("{} ({condition})", t.room_join_failed),
+        },
+    }
+}
+
+/// The nickname offered when joining a room: the account's username (`alice` of `alice@x`).
+pub fn default_nick(account: &str) -> String {
+    account.split('@').next().unwrap_or_default().to_owned()
+}
+
 /// The OTR policy's value in `#policy`.
 pub fn policy_key(policy: OtrPolicy) -> &'static str {
     match policy {
@@ -481,6 +505,24 @@ mod tests {
             Screen::AddAccount
         );
         assert_eq!(Screen::FirstRun.id(), "first-run");
+        let group = Route::Group("sala@conference.localhost".into());
+        assert_eq!(
+            screen(Some(VaultState::Unlocked), &group, false, true),
+            Screen::Group
+        );
+        assert_eq!(Screen::Group.id(), "group");
+    }
+
+    #[test]
+    fn room_refusals_in_words() {
+        let es = Lang::Es.texts();
+        assert!(room_failure_text("conflict", None, es).contains("apodo ya está en uso"));
+        let en = Lang::En.texts();
+        assert!(room_failure_text("conflict", Some("x"), en).contains("nickname"));
+        assert!(room_failure_text("item-not-found", None, en).contains("item-not-found"));
+        assert!(room_failure_text("gone", Some("closed"), en).contains("closed"));
+        assert_eq!(default_nick("alice@localhost"), "alice");
+        assert_eq!(default_nick("bob"), "bob");
     }
 
     #[test]

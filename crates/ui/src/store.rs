@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use candado_api::{
     AccountFailure, AccountId, AccountState, ChatMessage, Command, CommandFailure, ConnectionState,
-    Contact, Direction, Event, Form, Notice, PadlockView, SavedAccount, ServerConfig, VaultFailure,
-    VaultState,
+    Contact, Direction, Event, Form, Notice, PadlockView, RoomMessage, SavedAccount, ServerConfig,
+    VaultFailure, VaultState,
 };
 use leptos::prelude::*;
 
@@ -50,6 +50,32 @@ pub struct Conversation {
     pub items: Vec<Item>,
     /// The padlock, once the worker reported one.
     pub padlock: Option<PadlockView>,
+}
+
+/// A group chat as shown. Group chats are never end-to-end encrypted (the screen says so).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Room {
+    /// Our nickname, once joined.
+    pub nick: String,
+    /// The room accepted us.
+    pub joined: bool,
+    /// The subject, if any.
+    pub subject: Option<String>,
+    /// Who is in the room, sorted.
+    pub occupants: Vec<String>,
+    /// The messages, oldest first.
+    pub messages: Vec<RoomMessage>,
+}
+
+/// Entering a room failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoomError {
+    /// The room.
+    pub room: String,
+    /// The XMPP condition (`conflict`: the nickname is taken).
+    pub condition: String,
+    /// The server's text.
+    pub text: Option<String>,
 }
 
 /// An error shown on the add-account screen.
@@ -112,6 +138,12 @@ pub struct Store {
     pub requests: RwSignal<BTreeMap<AccountId, Vec<String>>>,
     /// Conversations per (account, contact).
     pub conversations: RwSignal<BTreeMap<(AccountId, String), Conversation>>,
+    /// Group chats per (account, room), joined or being joined.
+    pub rooms: RwSignal<BTreeMap<(AccountId, String), Room>>,
+    /// Why the last attempt to enter a room failed.
+    pub room_error: RwSignal<Option<RoomError>>,
+    /// The room the person just asked to enter: it opens once the room accepts.
+    pub room_to_open: RwSignal<Option<(AccountId, String)>>,
     /// Own fingerprints per account.
     pub own_fingerprints: RwSignal<BTreeMap<AccountId, String>>,
     /// An incoming SMP question.
@@ -162,6 +194,9 @@ impl Store {
             rosters: RwSignal::new(BTreeMap::new()),
             requests: RwSignal::new(BTreeMap::new()),
             conversations: RwSignal::new(BTreeMap::new()),
+            rooms: RwSignal::new(BTreeMap::new()),
+            room_error: RwSignal::new(None),
+            room_to_open: RwSignal::new(None),
             own_fingerprints: RwSignal::new(BTreeMap::new()),
             smp_incoming: RwSignal::new(None),
             discovered: RwSignal::new(BTreeMap::new()),
@@ -211,6 +246,37 @@ impl Store {
         })
     }
 
+    /// The room of the open group chat, if any (tracked).
+    pub fn group_room(&self) -> Option<String> {
+        self.route.with(|r| match r {
+            Route::Group(room) => Some(room.clone()),
+            _ => None,
+        })
+    }
+
+    /// Asks to enter `room` as `nick`; the room shows as "joining" until the worker answers.
+    pub fn join_room(&self, account: AccountId, room: String, nick: String) {
+        self.room_error.set(None);
+        self.command_error.set(None);
+        self.rooms.update(|all| {
+            all.entry((account.clone(), room.clone())).or_default();
+        });
+        self.room_to_open.set(Some((account.clone(), room.clone())));
+        self.send(Command::JoinRoom {
+            account,
+            room,
+            nick,
+        });
+    }
+
+    fn room(&self, account: AccountId, room: String, f: impl FnOnce(&mut Room)) {
+        self.rooms.update(|all| {
+            if let Some(r) = all.get_mut(&(account, room)) {
+                f(r);
+            }
+        });
+    }
+
     /// Sends `Unlock` and waits for the saved accounts.
     pub fn unlock(&self, passphrase: &str) {
         self.vault_error.set(None);
@@ -235,6 +301,9 @@ impl Store {
         self.rosters.set(BTreeMap::new());
         self.requests.set(BTreeMap::new());
         self.conversations.set(BTreeMap::new());
+        self.rooms.set(BTreeMap::new());
+        self.room_error.set(None);
+        self.room_to_open.set(None);
         self.own_fingerprints.set(BTreeMap::new());
         self.smp_incoming.set(None);
         self.setup.set(None);
@@ -419,6 +488,92 @@ impl Store {
             } => self.own_fingerprints.update(|f| {
                 f.insert(account, fingerprint);
             }),
+            Event::RoomJoined {
+                account,
+                room,
+                nick,
+                subject,
+            } => {
+                if self
+                    .room_error
+                    .with_untracked(|e| e.as_ref().is_some_and(|e| e.room == room))
+                {
+                    self.room_error.set(None);
+                }
+                let key = (account, room);
+                if self.room_to_open.get_untracked().as_ref() == Some(&key) {
+                    self.room_to_open.set(None);
+                    if self.route.with_untracked(|r| *r == Route::Home) {
+                        self.route.set(Route::Group(key.1.clone()));
+                    }
+                }
+                self.rooms.update(|all| {
+                    let r = all.entry(key).or_default();
+                    r.joined = true;
+                    r.nick = nick;
+                    if subject.is_some() {
+                        r.subject = subject;
+                    }
+                });
+            }
+            Event::RoomJoinFailed {
+                account,
+                room,
+                condition,
+                text,
+            } => {
+                self.rooms.update(|all| {
+                    let key = (account, room.clone());
+                    if all.get(&key).is_some_and(|r| !r.joined) {
+                        all.remove(&key);
+                    }
+                });
+                if self
+                    .room_to_open
+                    .with_untracked(|o| o.as_ref().is_some_and(|(_, r)| *r == room))
+                {
+                    self.room_to_open.set(None);
+                }
+                self.room_error.set(Some(RoomError {
+                    room,
+                    condition,
+                    text,
+                }));
+            }
+            Event::RoomLeft { account, room, .. } => {
+                self.rooms.update(|all| {
+                    all.remove(&(account, room.clone()));
+                });
+                if untrack(|| self.group_room()).as_deref() == Some(room.as_str()) {
+                    self.route.set(Route::Home);
+                }
+                self.announce_polite(fill(&t.room_left, "room", &room));
+            }
+            Event::RoomOccupants {
+                account,
+                room,
+                nicks,
+            } => self.room(account, room, |r| r.occupants = nicks),
+            Event::RoomSubject {
+                account,
+                room,
+                subject,
+            } => self.room(account, room, |r| {
+                r.subject = Some(subject).filter(|s| !s.trim().is_empty());
+            }),
+            Event::RoomMessage {
+                account,
+                room,
+                message,
+            } => {
+                let on_screen = untrack(|| self.group_room()).as_deref() == Some(room.as_str())
+                    && self.current.get_untracked().as_ref() == Some(&account);
+                if !message.own && !on_screen {
+                    // Never the text nor the author: only where.
+                    self.announce_polite(fill(&t.new_room_message, "room", &room));
+                }
+                self.room(account, room, |r| r.messages.push(message));
+            }
             Event::CommandFailed { account, kind, .. } => {
                 let adding = self.setup.get_untracked().is_some()
                     && (account.is_none() || account == self.setup.get_untracked());
@@ -449,6 +604,17 @@ impl Store {
                 self.route.set(Route::Home);
             }
             _ => {}
+        }
+        if matches!(state, AccountState::Offline | AccountState::Failed { .. }) {
+            // Logged out: the worker forgot the account's rooms (a lost connection is
+            // `Reconnecting`, and the worker enters the rooms again by itself).
+            self.rooms
+                .update(|all| all.retain(|(a, _), _| *a != account));
+            if self.route.with_untracked(|r| matches!(r, Route::Group(_)))
+                && self.current.get_untracked().as_ref() == Some(&account)
+            {
+                self.route.set(Route::Home);
+            }
         }
         if self.current.get_untracked().is_none() && !setting_up {
             self.current.set(Some(account.clone()));

@@ -579,6 +579,183 @@ async fn chat_shows_the_padlock_messages_as_text_and_notices() {
 }
 
 #[wasm_bindgen_test]
+async fn group_chats_join_with_a_permanent_banner_and_text_only_messages() {
+    let m = mount();
+    m.unlocked_with_alice_online().await;
+    let room = "sala@conference.localhost";
+    assert_eq!(m.all("#rooms li.room").len(), 0);
+    assert_eq!(
+        m.get("#join-room-nick")
+            .unchecked_into::<HtmlInputElement>()
+            .value(),
+        "alice"
+    );
+    m.type_in("#join-room-jid", " Sala@conference.localhost ")
+        .await;
+    m.click("#join-room").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::JoinRoom { room: r, nick, .. }] if r == room && nick == "alice"),
+        "{sent:?}"
+    );
+    assert_eq!(
+        m.attr(&format!("li.room[data-jid='{room}']"), "data-joined")
+            .as_deref(),
+        Some("false")
+    );
+    // The nickname is taken: the error is shown, the room is not listed.
+    m.apply(Event::RoomJoinFailed {
+        account: alice(),
+        room: room.into(),
+        condition: "conflict".into(),
+        text: None,
+    })
+    .await;
+    assert!(
+        m.text("#rooms-error").contains("apodo ya está en uso"),
+        "{}",
+        m.text("#rooms-error")
+    );
+    assert!(m.find("li.room").is_none());
+    assert_eq!(m.screen(), "contacts");
+
+    m.type_in("#join-room-nick", "ali").await;
+    m.click("#join-room").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::JoinRoom { nick, .. }] if nick == "ali"),
+        "{sent:?}"
+    );
+    m.apply(Event::RoomJoined {
+        account: alice(),
+        room: room.into(),
+        nick: "ali".into(),
+        subject: None,
+    })
+    .await;
+    // The room opens, the banner first.
+    assert_eq!(m.screen(), "group");
+    assert_eq!(m.attr("#screen", "data-room").as_deref(), Some(room));
+    assert!(m.store.room_error.get_untracked().is_none());
+    let banner = m.get("#screen > :first-child");
+    assert_eq!(banner.id(), "group-banner");
+    assert_eq!(banner.get_attribute("role").as_deref(), Some("note"));
+    assert!(m
+        .text("#group-banner")
+        .contains("no tienen cifrado de punta a punta"));
+    assert_eq!(m.text("#room-subject"), "Sin tema");
+    m.apply(Event::RoomOccupants {
+        account: alice(),
+        room: room.into(),
+        nicks: vec!["ali".into(), "bob".into()],
+    })
+    .await;
+    m.apply(Event::RoomSubject {
+        account: alice(),
+        room: room.into(),
+        subject: "<i>Charla</i>".into(),
+    })
+    .await;
+    assert_eq!(m.all("#occupants li.occupant").len(), 2);
+    assert_eq!(
+        m.attr("li.occupant[data-nick='ali']", "data-own")
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(m.text("#room-subject"), "<i>Charla</i>");
+    m.apply(Event::RoomMessage {
+        account: alice(),
+        room: room.into(),
+        message: RoomMessage {
+            id: "m1".into(),
+            nick: "bob".into(),
+            text: "<b>hola</b> ?OTR:AAMD".into(),
+            own: false,
+            at: 1,
+        },
+    })
+    .await;
+    let bob_says = "li.room-message[data-nick='bob'][data-own='false'] .message-text";
+    assert_eq!(m.text(bob_says), "<b>hola</b> ?OTR:AAMD");
+    assert!(m.find(".message-text b").is_none());
+    // On screen: not announced.
+    assert!(!m.text("#announcer").contains(room));
+
+    m.type_in("#room-input", "hola a todos").await;
+    m.press_enter("#room-input").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::SendRoomMessage { room: r, text, .. }] if r == room && text == "hola a todos"),
+        "{sent:?}"
+    );
+    m.apply(Event::RoomMessage {
+        account: alice(),
+        room: room.into(),
+        message: RoomMessage {
+            id: "m2".into(),
+            nick: "ali".into(),
+            text: "hola a todos".into(),
+            own: true,
+            at: 2,
+        },
+    })
+    .await;
+    assert_eq!(m.all("li.room-message[data-own='true']").len(), 1);
+
+    // Away from the room, a new message is announced without its text or author.
+    m.click("#back").await;
+    assert_eq!(m.screen(), "contacts");
+    m.apply(Event::RoomMessage {
+        account: alice(),
+        room: room.into(),
+        message: RoomMessage {
+            id: "m3".into(),
+            nick: "bob".into(),
+            text: "secreto".into(),
+            own: false,
+            at: 3,
+        },
+    })
+    .await;
+    assert_eq!(m.text("#announcer"), format!("Nuevo mensaje en {room}"));
+    m.click(&format!("li.room[data-jid='{room}'] .room-open"))
+        .await;
+    assert_eq!(m.screen(), "group");
+    assert_eq!(m.all("li.room-message").len(), 3);
+
+    m.click("#room-leave").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::LeaveRoom { room: r, .. }] if r == room),
+        "{sent:?}"
+    );
+    assert_eq!(m.screen(), "contacts");
+    m.apply(Event::RoomLeft {
+        account: alice(),
+        room: room.into(),
+        removed: None,
+    })
+    .await;
+    assert!(m.find("li.room").is_none());
+
+    // Logging out forgets the account's rooms.
+    m.apply(Event::RoomJoined {
+        account: alice(),
+        room: room.into(),
+        nick: "ali".into(),
+        subject: None,
+    })
+    .await;
+    assert_eq!(m.all("li.room").len(), 1);
+    m.apply(Event::Account {
+        account: alice(),
+        state: AccountState::Offline,
+    })
+    .await;
+    assert!(m.find("li.room").is_none());
+}
+
+#[wasm_bindgen_test]
 async fn verify_dialog_asks_trusts_and_shows_the_qr_code() {
     let m = mount();
     m.unlocked_with_alice_online().await;

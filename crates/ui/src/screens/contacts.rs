@@ -184,6 +184,51 @@ pub fn Contacts(store: Store) -> impl IntoView {
         new_contact.set(String::new());
     };
 
+    let rooms = move || -> Vec<(String, bool)> {
+        let Some(id) = current() else {
+            return Vec::new();
+        };
+        store.rooms.with(|r| {
+            r.iter()
+                .filter(|((account, _), _)| *account == id)
+                .map(|((_, room), view)| (room.clone(), view.joined))
+                .collect()
+        })
+    };
+    let room_jid = RwSignal::new(String::new());
+    let room_nick = RwSignal::new(
+        store
+            .current
+            .get_untracked()
+            .map(|id| logic::default_nick(id.as_str()))
+            .unwrap_or_default(),
+    );
+    let join = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Some(account) = store.current.get_untracked() else {
+            return;
+        };
+        let room = room_jid.get_untracked().trim().to_lowercase();
+        if room.is_empty() {
+            return;
+        }
+        let nick = match room_nick.get_untracked().trim() {
+            "" => logic::default_nick(account.as_str()),
+            nick => nick.to_owned(),
+        };
+        store.join_room(account, room, nick);
+    };
+    let room_error = move || {
+        let t = store.t();
+        store.room_error.get().map(|e| {
+            format!(
+                "{}: {}",
+                e.room,
+                logic::room_failure_text(&e.condition, e.text.as_deref(), t)
+            )
+        })
+    };
+
     view! {
         <section class="card account-header" aria-labelledby="account-jid">
             <AccountSwitch store=store />
@@ -295,6 +340,69 @@ pub fn Contacts(store: Store) -> impl IntoView {
                     bind:value=new_contact
                 />
                 <button type="submit" id="add-contact">{tr!(store, add_contact)}</button>
+            </form>
+        </section>
+        <section class="card" aria-labelledby="groups-title">
+            <h2 id="groups-title">{tr!(store, groups_title)}</h2>
+            <p class="hint group-note">{tr!(store, groups_note)}</p>
+            <ul id="rooms" class="plain">
+                {move || {
+                    let list = rooms();
+                    if list.is_empty() {
+                        return view! { <li class="empty">{tr!(store, rooms_empty)}</li> }.into_any();
+                    }
+                    list.into_iter()
+                        .map(|(room, joined)| {
+                            let open = room.clone();
+                            view! {
+                                <li class="room" data-jid=room.clone() data-joined=if joined { "true" } else { "false" }>
+                                    <span class="who">
+                                        <span class="name">{room.clone()}</span>
+                                        {(!joined).then(|| view! { <span class="pending">{tr!(store, room_joining)}</span> })}
+                                    </span>
+                                    <button
+                                        type="button"
+                                        class="room-open"
+                                        disabled=!joined
+                                        aria-label=move || format!("{}: {}", store.t().room_open, open)
+                                        on:click={
+                                            let room = room.clone();
+                                            move |_| {
+                                                store.command_error.set(None);
+                                                store.route.set(Route::Group(room.clone()));
+                                            }
+                                        }
+                                    >
+                                        {tr!(store, room_open)}
+                                    </button>
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                        .into_any()
+                }}
+            </ul>
+            <p class="error" id="rooms-error" role="alert">{room_error}</p>
+            <form class="inline-form room-form" on:submit=join>
+                <label for="join-room-jid">{tr!(store, join_room_jid_label)}</label>
+                <input
+                    id="join-room-jid"
+                    type="text"
+                    inputmode="email"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    placeholder="sala@conference.example.org"
+                    bind:value=room_jid
+                />
+                <label for="join-room-nick">{tr!(store, join_room_nick_label)}</label>
+                <input
+                    id="join-room-nick"
+                    type="text"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    bind:value=room_nick
+                />
+                <button type="submit" id="join-room">{tr!(store, join_room)}</button>
             </form>
         </section>
     }

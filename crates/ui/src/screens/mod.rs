@@ -13,6 +13,7 @@ use crate::store::{Status, Store};
 mod add_account;
 mod chat;
 mod contacts;
+mod group;
 mod settings;
 mod vault;
 mod verify;
@@ -40,6 +41,7 @@ pub fn Shell(store: Store) -> impl IntoView {
         Screen::AddAccount => view! { <add_account::AddAccount store=store /> }.into_any(),
         Screen::Contacts => view! { <contacts::Contacts store=store /> }.into_any(),
         Screen::Chat => view! { <chat::Chat store=store /> }.into_any(),
+        Screen::Group => view! { <group::Group store=store /> }.into_any(),
         Screen::Settings => view! { <settings::Settings store=store /> }.into_any(),
     };
     view! {
@@ -52,10 +54,11 @@ pub fn Shell(store: Store) -> impl IntoView {
                 id="screen"
                 data-screen=move || screen.get().id()
                 data-peer=move || (screen.get() == Screen::Chat).then(peer)
+                data-room=move || (screen.get() == Screen::Group).then(|| store.group_room().unwrap_or_default())
             >
                 {body}
             </main>
-            <StatusArea store=store compact=Signal::derive(move || screen.get() == Screen::Chat) />
+            <StatusArea store=store compact=Signal::derive(move || matches!(screen.get(), Screen::Chat | Screen::Group)) />
             <div id="announcer" class="visually-hidden" aria-live="polite" aria-atomic="true">
                 {move || store.announce.get()}
             </div>

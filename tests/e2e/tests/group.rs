@@ -1,0 +1,169 @@
+//! Group chats (XEP-0045) by two people on two independent browser profiles (alice in Spanish, bob
+//! in English), through the built app and a real Prosody: both register, both enter the same room,
+//! both see the permanent "not end-to-end encrypted" banner in their language, messages both ways
+//! with the author's nickname, and a nickname already in use in a room is refused with a clear error.
+//!
+//! Every step saves a screenshot under `target/e2e/group-*.png`.
+
+use candado_e2e::{dist_dir, Person};
+use candado_harness::{fresh_dir, Prosody, StaticServer};
+
+const ROOM: &str = "sala@conference.localhost";
+const OTHER_ROOM: &str = "otra@conference.localhost";
+
+fn serve_app(websocket_url: &str) -> StaticServer {
+    let server = StaticServer::start(&dist_dir(), 0).expect("serve dist/");
+    let config = serde_json::json!({ "domain": "localhost", "websocket_url": websocket_url });
+    server.set_file(
+        "/config.json",
+        "application/json",
+        config.to_string().into_bytes(),
+    );
+    server
+}
+
+/// Registers `user` in the app (after creating the app passphrase) and waits until it is online.
+async fn first_run_and_register(p: &Person, user: &str, endpoint: &str) {
+    p.wait_screen("first-run").await;
+    p.fill("#passphrase", p.passphrase()).await;
+    p.fill("#passphrase-confirm", p.passphrase()).await;
+    p.click("#create-vault").await;
+    p.wait_screen("add-account").await;
+    p.click("#mode-register").await;
+    p.fill("#account-user", user).await;
+    p.fill("#account-password", &format!("{user}-Contraseña-1"))
+        .await;
+    p.fill("#account-password-confirm", &format!("{user}-Contraseña-1"))
+        .await;
+    p.click("#account-submit").await;
+    p.wait_visible("#server-confirm").await;
+    assert_eq!(p.text("#confirm-endpoint").await, endpoint);
+    p.click("#server-confirm-yes").await;
+    p.wait_screen("contacts").await;
+    p.wait_attr("#account-state", "data-state", "online").await;
+    p.shot("online").await;
+}
+
+/// Enters `room` with the nickname the app offers (the username), and waits for the group screen.
+async fn join(p: &Person, room: &str, nick: &str) {
+    p.fill("#join-room-jid", room).await;
+    assert_eq!(p.value("#join-room-nick").await, nick);
+    p.click("#join-room").await;
+    p.wait_screen("group").await;
+    p.wait_attr("#screen", "data-room", room).await;
+}
+
+async fn send(p: &Person, text: &str) {
+    p.fill("#room-input", text).await;
+    p.click("#room-send").await;
+}
+
+/// Waits for a room message with `text`; returns its `data-nick` and `data-own`.
+async fn wait_room_message(p: &Person, text: &str) -> (String, String) {
+    let css = "#room-messages li.room-message";
+    p.wait_text_in(css, ".message-text", text).await;
+    (
+        p.attr_of_item_with_text(css, ".message-text", text, "data-nick")
+            .await,
+        p.attr_of_item_with_text(css, ".message-text", text, "data-own")
+            .await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_chat_in_a_room_that_says_it_is_not_encrypted() {
+    let prosody = Prosody::start(&fresh_dir("e2e", "group").unwrap(), "localhost").unwrap();
+    let endpoint = prosody.websocket_url();
+    let server = serve_app(&endpoint);
+    let alice = Person::start("group-alice", "es-AR", "sala de alice 123").await;
+    let bob = Person::start("group-bob", "en-US", "room of bob 456").await;
+    alice.open(&server.url()).await;
+    bob.open(&server.url()).await;
+    first_run_and_register(&alice, "alice", &endpoint).await;
+    first_run_and_register(&bob, "bob", &endpoint).await;
+
+    // Both enter the room; the banner is there at once, in each person's language.
+    join(&alice, ROOM, "alice").await;
+    join(&bob, ROOM, "bob").await;
+    alice.wait_visible("#group-banner").await;
+    bob.wait_visible("#group-banner").await;
+    assert_eq!(
+        alice.text("#group-banner").await,
+        "Los chats grupales no tienen cifrado de punta a punta: el servidor puede leerlos."
+    );
+    assert_eq!(
+        bob.text("#group-banner").await,
+        "Group chats are not end-to-end encrypted: the server can read them."
+    );
+    alice
+        .wait_css("#occupants li.occupant[data-nick='bob']")
+        .await;
+    bob.wait_css("#occupants li.occupant[data-nick='alice']")
+        .await;
+    alice.shot("room").await;
+    bob.shot("room").await;
+
+    // alice writes; bob sees it from "alice"; alice sees hers once, as her own.
+    let hola = "Hola a todos, ¿se leen?";
+    send(&alice, hola).await;
+    assert_eq!(
+        wait_room_message(&bob, hola).await,
+        ("alice".to_string(), "false".to_string())
+    );
+    assert_eq!(
+        wait_room_message(&alice, hola).await,
+        ("alice".to_string(), "true".to_string())
+    );
+    // bob answers (markup stays text).
+    let answer = "Loud and clear <b>alice</b>";
+    send(&bob, answer).await;
+    assert_eq!(
+        wait_room_message(&alice, answer).await,
+        ("bob".to_string(), "false".to_string())
+    );
+    // Each message shows once on each side, even after the room reflected it.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    for p in [&alice, &bob] {
+        p.wait_css("#room-messages li.room-message:nth-child(2)")
+            .await;
+        assert!(
+            p.text("#room-messages").await.matches(hola).count() == 1
+                && p.text("#room-messages").await.matches(answer).count() == 1,
+            "{}",
+            p.text("#room-messages").await
+        );
+    }
+    alice.shot("messages").await;
+    bob.shot("messages").await;
+    // The banner is still there after the conversation.
+    alice.wait_visible("#group-banner").await;
+    bob.wait_visible("#group-banner").await;
+
+    // alice is in a second room; bob tries it with her nickname: refused, said in his language.
+    alice.click("#back").await;
+    alice.wait_screen("contacts").await;
+    join(&alice, OTHER_ROOM, "alice").await;
+    bob.click("#back").await;
+    bob.wait_screen("contacts").await;
+    bob.fill("#join-room-jid", OTHER_ROOM).await;
+    bob.fill("#join-room-nick", "alice").await;
+    bob.click("#join-room").await;
+    let error =
+        format!("{OTHER_ROOM}: That nickname is already in use in the room. Choose another.");
+    let deadline = std::time::Instant::now() + candado_e2e::STEP;
+    while bob.text("#rooms-error").await != error {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no conflict error: {:?}",
+            bob.text("#rooms-error").await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    bob.wait_screen("contacts").await;
+    bob.wait_css(&format!("#rooms li.room[data-jid='{ROOM}']"))
+        .await;
+    bob.shot("nickname-conflict").await;
+
+    alice.close().await;
+    bob.close().await;
+}
