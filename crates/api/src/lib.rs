@@ -396,6 +396,13 @@ pub enum Event {
         /// The question, or `None` for a shared secret.
         question: Option<String>,
     },
+    /// The default OTR policy of an account (after it logs in, and after every change).
+    Policy {
+        /// The account.
+        account: AccountId,
+        /// Its policy.
+        policy: OtrPolicy,
+    },
     /// Our own OTR fingerprint for an account (for comparison and the QR code).
     OwnFingerprint {
         /// The account.
@@ -748,6 +755,10 @@ mod tests {
             Event::Discovered {
                 domain: "example.org".into(),
                 websocket_url: None,
+            },
+            Event::Policy {
+                account: alice(),
+                policy: OtrPolicy::Always,
             },
             Event::Account {
                 account: alice(),

@@ -492,6 +492,10 @@ impl Account {
                     account: self.id.clone(),
                     fingerprint: self.key.public_key().fingerprint().to_string(),
                 });
+                out.emit(Event::Policy {
+                    account: self.id.clone(),
+                    policy: self.settings.policy,
+                });
                 self.xmpp(xmpp::Command::RequestRoster { ver: None }, out);
                 self.xmpp(
                     xmpp::Command::SendPresence {

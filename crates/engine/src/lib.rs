@@ -938,6 +938,10 @@ impl<R: CryptoRng> Engine<R> {
                 }
             }
             out.put_settings(id, &a.settings);
+            out.emit(Event::Policy {
+                account: id.clone(),
+                policy: a.settings.policy,
+            });
             let names: Vec<String> = a.conversations.keys().cloned().collect();
             for name in names {
                 let p = a.settings.policy_for(&name);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use candado_api::{
     AccountFailure, AccountId, AccountState, ChatMessage, Command, CommandFailure, ConnectionState,
-    Contact, Direction, Event, Form, Notice, PadlockView, RoomMessage, SavedAccount, ServerConfig,
-    VaultFailure, VaultState,
+    Contact, Direction, Event, Form, Notice, OtrPolicy, PadlockView, RoomMessage, SavedAccount,
+    ServerConfig, VaultFailure, VaultState,
 };
 use leptos::prelude::*;
 
@@ -146,6 +146,8 @@ pub struct Store {
     pub room_to_open: RwSignal<Option<(AccountId, String)>>,
     /// Own fingerprints per account.
     pub own_fingerprints: RwSignal<BTreeMap<AccountId, String>>,
+    /// The default OTR policy of each logged-in account, as the worker reports it.
+    pub policies: RwSignal<BTreeMap<AccountId, OtrPolicy>>,
     /// An incoming SMP question.
     pub smp_incoming: RwSignal<Option<SmpPrompt>>,
     /// Discovered endpoints per domain (`None`: the server publishes none).
@@ -198,6 +200,7 @@ impl Store {
             room_error: RwSignal::new(None),
             room_to_open: RwSignal::new(None),
             own_fingerprints: RwSignal::new(BTreeMap::new()),
+            policies: RwSignal::new(BTreeMap::new()),
             smp_incoming: RwSignal::new(None),
             discovered: RwSignal::new(BTreeMap::new()),
             setup: RwSignal::new(None),
@@ -298,6 +301,7 @@ impl Store {
 
     fn reset_after_lock(&self) {
         self.accounts.set(BTreeMap::new());
+        self.policies.set(BTreeMap::new());
         self.rosters.set(BTreeMap::new());
         self.requests.set(BTreeMap::new());
         self.conversations.set(BTreeMap::new());
@@ -487,6 +491,9 @@ impl Store {
                 fingerprint,
             } => self.own_fingerprints.update(|f| {
                 f.insert(account, fingerprint);
+            }),
+            Event::Policy { account, policy } => self.policies.update(|p| {
+                p.insert(account, policy);
             }),
             Event::RoomJoined {
                 account,

@@ -13,8 +13,6 @@ pub mod keys {
     pub const NOTIFICATIONS: &str = "candado.notifications";
     /// The interface language chosen in the settings ("es" or "en").
     pub const LANGUAGE: &str = "candado.language";
-    /// Prefix of the OTR policy last chosen for an account (the worker does not report it).
-    pub const POLICY_PREFIX: &str = "candado.policy.";
 }
 
 fn storage() -> Option<web_sys::Storage> {

@@ -1057,6 +1057,14 @@ async fn settings_set_the_policy_and_the_language() {
     m.click("#settings-open").await;
     assert_eq!(m.screen(), "settings");
     let policy: web_sys::HtmlSelectElement = m.get("#policy").unchecked_into();
+    // The worker's report decides what the select shows (nothing about it is kept in the page).
+    assert_eq!(policy.value(), "opportunistic");
+    m.apply(Event::Policy {
+        account: AccountId("alice@localhost".into()),
+        policy: OtrPolicy::Manual,
+    })
+    .await;
+    assert_eq!(policy.value(), "manual");
     policy.set_value("always");
     let init = web_sys::EventInit::new();
     init.set_bubbles(true);
@@ -1091,9 +1099,11 @@ async fn settings_set_the_policy_and_the_language() {
         Some("en")
     );
     storage.remove_item("candado.language").unwrap();
-    storage
-        .remove_item("candado.policy.alice@localhost")
-        .unwrap();
+    // Only non-secret UI settings live in localStorage: no account address among the keys.
+    for i in 0..storage.length().unwrap() {
+        let key = storage.key(i).unwrap().unwrap_or_default();
+        assert!(!key.contains("alice"), "{key}");
+    }
     m.click("#settings-close").await;
     assert_eq!(m.screen(), "contacts");
     assert_eq!(m.text("#lock-now"), "Lock now");

@@ -1,7 +1,7 @@
 //! `data-screen="settings"`: OTR policy, auto-lock delay, notifications, language, lock, forget the
 //! account, change the app passphrase.
 
-use candado_api::Command;
+use candado_api::{Command, OtrPolicy};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
@@ -23,16 +23,13 @@ pub fn set_language(store: Store, lang: Lang) {
 /// `data-screen="settings"`.
 #[component]
 pub fn Settings(store: Store) -> impl IntoView {
-    let policy_storage_key = move || {
-        store
-            .current
-            .get()
-            .map(|a| format!("{}{}", keys::POLICY_PREFIX, a.0))
-    };
+    // The policy as the worker reports it (the engine's default, opportunistic, until then).
     let policy = move || {
-        policy_storage_key()
-            .and_then(|k| web::load(&k))
-            .unwrap_or_else(|| "opportunistic".into())
+        let account = store.current.get();
+        let policy = account
+            .and_then(|a| store.policies.with(|p| p.get(&a).copied()))
+            .unwrap_or(OtrPolicy::Opportunistic);
+        logic::policy_key(policy).to_string()
     };
     let on_policy = move |ev: web_sys::Event| {
         let value = event_target_value(&ev);
@@ -42,9 +39,6 @@ pub fn Settings(store: Store) -> impl IntoView {
         ) else {
             return;
         };
-        if let Some(k) = untrack(policy_storage_key) {
-            web::save(&k, &value);
-        }
         store.command_error.set(None);
         store.send(Command::SetPolicy {
             account,
