@@ -132,7 +132,12 @@ pub(crate) struct Account {
     resend: Vec<xmpp::UnackedStanza>,
     /// Credentials to save in the vault (set on getting online).
     pub save: Option<Credentials>,
+    /// Messages written while the connection was being re-established: sent once back online.
+    outbox: Vec<(xmpp::OutgoingMessage, String, String)>,
 }
+
+/// At most this many messages wait for a lost connection to come back.
+const MAX_OUTBOX: usize = 1000;
 
 /// At most this many stanza ids are remembered for bounce reports.
 const MAX_SENT_IDS: usize = 512;
@@ -177,6 +182,7 @@ impl Account {
             resumption: None,
             resend: Vec::new(),
             save: None,
+            outbox: Vec::new(),
         }
     }
 
@@ -275,6 +281,18 @@ impl Account {
             .chain(xmpp)
             .chain(self.retry_at)
             .min()
+    }
+
+    /// The connection was lost and is being re-established: what is written now waits for it.
+    pub(crate) fn reconnecting(&self) -> bool {
+        self.ever_online && self.failures > 0 && !self.is_online()
+    }
+
+    /// Sends what was written while the connection was down.
+    fn flush_outbox<R>(&mut self, out: &mut Out<'_, R>) {
+        for (message, peer, message_id) in core::mem::take(&mut self.outbox) {
+            self.send_message(message, &peer, &message_id, out);
+        }
     }
 
     /// Whether a lost or unreachable connection is tried again rather than reported as failed.
@@ -397,6 +415,29 @@ impl Account {
         message.private = otr;
         message.no_store = otr;
         message.no_permanent_store = otr;
+        if self.reconnecting() {
+            if self.outbox.len() < MAX_OUTBOX {
+                self.outbox
+                    .push((message, peer.to_owned(), message_id.to_owned()));
+            } else {
+                out.fail(
+                    Some(&self.id),
+                    CommandFailure::NotOnline,
+                    "too many messages wait for the connection".into(),
+                );
+            }
+            return;
+        }
+        self.send_message(message, peer, message_id, out);
+    }
+
+    fn send_message<R>(
+        &mut self,
+        message: xmpp::OutgoingMessage,
+        peer: &str,
+        message_id: &str,
+        out: &mut Out<'_, R>,
+    ) {
         let id = self.xmpp(xmpp::Command::Send { message }, out);
         if let Some(id) = id.filter(|_| !message_id.is_empty()) {
             if self.sent.len() >= MAX_SENT_IDS {
@@ -507,6 +548,7 @@ impl Account {
                 );
                 self.resend_unacked(out);
                 self.rejoin_rooms(out);
+                self.flush_outbox(out);
             }
             X::Roster { items, .. } => {
                 for item in items {
@@ -623,6 +665,7 @@ impl Account {
                     },
                     out,
                 );
+                self.flush_outbox(out);
             }
             X::ResumeFailed { unacked } => self.resend.extend(unacked),
             X::Closed { reason } => self.closed(reason, out),

@@ -735,7 +735,8 @@ impl<R: CryptoRng> Engine<R> {
         f: impl FnOnce(&mut conversation::Conversation, &mut Out<'_, R>) -> Result<(), String>,
     ) {
         self.on_peer(id, peer, now, |a, peer, out| {
-            if needs_online && !a.is_online() {
+            // While a lost connection comes back, what is written waits for it (never lost).
+            if needs_online && !(a.is_online() || a.reconnecting()) {
                 out.fail(
                     Some(&a.id),
                     CommandFailure::NotOnline,

@@ -1649,3 +1649,44 @@ fn rooms_join_report_occupants_and_keep_messages_out_of_otr() {
         removed: None
     }));
 }
+
+#[test]
+fn what_is_written_while_the_connection_is_down_goes_out_once_it_is_back() {
+    let mut w = World::friends();
+    w.start_private(0, 1);
+    cut(&mut w, 0);
+    w.events(0);
+    w.events(1);
+    // Typed during the outage: accepted, not refused.
+    w.send(0, 1, "escrito sin conexión");
+    let ev = w.events(0);
+    assert!(failures(&ev).is_empty(), "{ev:?}");
+    assert!(received(&w.events(1)).is_empty(), "nothing can arrive yet");
+    // Back online: it arrives, encrypted, exactly once.
+    let due = w.clients[0].engine.poll_timeout().unwrap();
+    w.now = due;
+    let now = w.now;
+    w.clients[0].engine.handle_timeout(now);
+    w.run();
+    assert!(w.clients[0].online);
+    let got: Vec<(String, bool)> = received(&w.events(1))
+        .into_iter()
+        .filter(|(t, _)| t == "escrito sin conexión")
+        .collect();
+    assert_eq!(got, [("escrito sin conexión".to_string(), true)]);
+}
+
+#[test]
+fn an_account_that_never_got_online_still_refuses_to_send() {
+    let mut w = World::new(&["alice"]);
+    let a = w.id(0);
+    w.command(
+        0,
+        Command::SendMessage {
+            account: a,
+            peer: "bob@localhost".into(),
+            text: "hola".into(),
+        },
+    );
+    assert_eq!(failures(&w.events(0)), [CommandFailure::UnknownAccount]);
+}
