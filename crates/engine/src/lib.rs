@@ -40,7 +40,8 @@
 //! ±20 % jitter; [`Command::Wake`] tries at once. The new socket resumes the XEP-0198 stream when
 //! the server kept it; otherwise a fresh session logs in and the stanzas the server never
 //! acknowledged are sent again. OTR sessions live in the engine, not in the socket, so a private
-//! conversation goes on across reconnections. Wrong passwords and refused registrations are never
+//! conversation goes on across reconnections; what the person writes meanwhile waits in the
+//! account's outbox (up to 1000 messages) and goes out once the account is back online. Wrong passwords and refused registrations are never
 //! retried.
 //!
 //! # What happens where
