@@ -82,24 +82,13 @@ pub fn Chat(store: Store) -> impl IntoView {
             store.send(make(account, peer));
         }
     };
-    let send_text = move || {
-        let body = text.get_untracked();
-        if body.trim().is_empty() {
-            return;
-        }
+    let (send_text, on_key) = super::composer(text, move |body| {
         with_peer(&|account, peer| Command::SendMessage {
             account,
             peer,
             text: body.clone(),
-        });
-        text.set(String::new());
-    };
-    let on_key = move |ev: KeyboardEvent| {
-        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
-            ev.prevent_default();
-            send_text();
-        }
-    };
+        })
+    });
     let menu_key = move |ev: KeyboardEvent| {
         if ev.key() == "Escape" {
             menu_open.set(false);

@@ -2,7 +2,6 @@
 //! encrypted; then the subject, who is in the room, the messages (always text) and the composer.
 
 use candado_api::Command;
-use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 
 use crate::logic::Route;
@@ -35,24 +34,13 @@ pub fn Group(store: Store) -> impl IntoView {
             store.send(make(account, room));
         }
     };
-    let send_text = move || {
-        let body = text.get_untracked();
-        if body.trim().is_empty() {
-            return;
-        }
+    let (send_text, on_key) = super::composer(text, move |body| {
         with_room(&|account, room| Command::SendRoomMessage {
             account,
             room,
             text: body.clone(),
-        });
-        text.set(String::new());
-    };
-    let on_key = move |ev: KeyboardEvent| {
-        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
-            ev.prevent_default();
-            send_text();
-        }
-    };
+        })
+    });
     let leave = move |_| {
         with_room(&|account, room| Command::LeaveRoom { account, room });
         store.route.set(Route::Home);

@@ -10,6 +10,32 @@ use crate::i18n::Texts;
 use crate::logic::Screen;
 use crate::store::{Status, Store};
 
+/// A composer (chat or group): `text` is sent by `send` when it is not blank (then cleared), from
+/// the send button or from Enter (Shift+Enter and IME composition insert a newline instead).
+/// Returns the submit and keydown handlers.
+fn composer(
+    text: RwSignal<String>,
+    send: impl Fn(String) + Copy + 'static,
+) -> (
+    impl Fn() + Copy + 'static,
+    impl Fn(leptos::ev::KeyboardEvent) + Copy + 'static,
+) {
+    let submit = move || {
+        let body = text.get_untracked();
+        if !body.trim().is_empty() {
+            send(body);
+            text.set(String::new());
+        }
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+            ev.prevent_default();
+            submit();
+        }
+    };
+    (submit, on_key)
+}
+
 mod add_account;
 mod chat;
 mod contacts;
