@@ -411,6 +411,22 @@ fn is_otr_data(line: &str) -> bool {
     line.starts_with("wire-in ?OTR:AA")
 }
 
+/// Both sides are private: alice's padlock reads "encrypted, not verified" (`label` in her
+/// language) and libotr reports a secure session of `version` since `mark`.
+async fn private_started(alice: &Person, carol: &Carol, mark: usize, version: &str, label: &str) {
+    padlock(alice, "encrypted_unverified").await;
+    let secure = carol
+        .wait(alice, mark, "secure", |l| l.starts_with("secure "))
+        .await;
+    assert!(
+        secure.starts_with(&format!("secure {version} ")),
+        "{secure}"
+    );
+    let shown = alice.text("#padlock-label").await;
+    assert!(shown.contains(label), "{shown:?}");
+    alice.shot("private-started").await;
+}
+
 /// alice → carol: only OTR data on the wire, libotr shows the text; carol → alice: shown as an
 /// incoming encrypted message, as text.
 async fn messages_both_ways(alice: &Person, carol: &Carol, to_carol: &str, to_alice: &str) {
@@ -447,14 +463,7 @@ async fn libotr_v3_ake_messages_and_smp_both_ways() {
     let mark = carol.mark();
     alice.click("#padlock").await;
     alice.click("#start-private").await;
-    padlock(&alice, "encrypted_unverified").await;
-    let secure = carol
-        .wait(&alice, mark, "secure", |l| l.starts_with("secure "))
-        .await;
-    assert!(secure.starts_with("secure v3 "), "{secure}");
-    let label = alice.text("#padlock-label").await;
-    assert!(label.contains("not verified"), "{label:?}");
-    alice.shot("private-started").await;
+    private_started(&alice, &carol, mark, "v3", "not verified").await;
 
     messages_both_ways(
         &alice,
@@ -539,14 +548,7 @@ async fn libotr_v2_ake_from_its_query_messages_and_smp_both_ways() {
             l.starts_with("wire-out ?OTRv2?")
         })
         .await;
-    padlock(&alice, "encrypted_unverified").await;
-    let secure = carol
-        .wait(&alice, mark, "secure", |l| l.starts_with("secure "))
-        .await;
-    assert!(secure.starts_with("secure v2 "), "{secure}");
-    let label = alice.text("#padlock-label").await;
-    assert!(label.contains("sin verificar"), "{label:?}");
-    alice.shot("private-started").await;
+    private_started(&alice, &carol, mark, "v2", "sin verificar").await;
 
     messages_both_ways(
         &alice,
