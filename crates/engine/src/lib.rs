@@ -611,9 +611,30 @@ impl<R: CryptoRng> Engine<R> {
                 account,
                 room,
                 nick,
+                password,
+                new_room,
             } => {
                 self.on_peer(&account, &room, now, |a, room, out| {
-                    a.join_room(room, nick, out)
+                    a.join_room(room, nick, password, new_room, out)
+                });
+            }
+            Command::SetRoomSubject {
+                account,
+                room,
+                subject,
+            } => {
+                self.on_peer(&account, &room, now, |a, room, out| {
+                    a.set_room_subject(room, subject, out)
+                });
+            }
+            Command::InviteToRoom { account, room, jid } => {
+                self.on_peer(&account, &room, now, |a, room, out| {
+                    a.invite_to_room(room, &jid, out)
+                });
+            }
+            Command::DeclineInvitation { account, room } => {
+                self.on_peer(&account, &room, now, |a, room, out| {
+                    a.decline_invitation(room, out)
                 });
             }
             Command::LeaveRoom { account, room } => {
