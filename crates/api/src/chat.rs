@@ -419,6 +419,9 @@ pub struct Invitation {
     pub room: String,
     /// Who invites (bare address), as the invitation claims; `None` if it does not say.
     pub from: Option<String>,
+    /// The inviter's nickname in the room, when the room hides their address (`from` is then
+    /// `None`).
+    pub from_nick: Option<String>,
     /// The inviter is one of our contacts. `false`: a stranger (shown as such).
     pub from_contact: bool,
     /// Their note, if any (at most 500 characters), always shown as text.

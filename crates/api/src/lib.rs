@@ -954,6 +954,7 @@ mod tests {
                 invitation: Invitation {
                     room: room(),
                     from: None,
+                    from_nick: Some("alice".into()),
                     from_contact: false,
                     reason: Some("<b>ven</b>".into()),
                     has_password: true,

@@ -1230,7 +1230,12 @@ impl Account {
         if !self.invitations.contains_key(&name) && self.invitations.len() >= MAX_INVITATIONS {
             return;
         }
-        let inviter = from.as_ref().map(|f| f.to_bare().to_string());
+        // A room that hides addresses names the inviter by their occupant JID (room/nick).
+        let (inviter, from_nick) = match &from {
+            Some(f) if f.to_bare() == room => (None, f.resource().map(|r| r.to_string())),
+            Some(f) => (Some(f.to_bare().to_string()), None),
+            None => (None, None),
+        };
         let from_contact = inviter
             .as_ref()
             .is_some_and(|j| self.roster.get(j).is_some_and(|e| e.in_roster));
@@ -1248,6 +1253,7 @@ impl Account {
             invitation: Invitation {
                 room: name,
                 from: inviter,
+                from_nick,
                 from_contact,
                 reason,
                 has_password,

@@ -1694,6 +1694,7 @@ fn invitations_passwords_subjects_and_refusals_in_rooms() {
             Invitation {
                 room: room.into(),
                 from: Some("bob@localhost".into()),
+                from_nick: None,
                 from_contact: true,
                 reason: Some("<b>ven</b>".into()),
                 has_password: true,
@@ -1702,6 +1703,7 @@ fn invitations_passwords_subjects_and_refusals_in_rooms() {
             Invitation {
                 room: "otra@conference.localhost".into(),
                 from: Some("carol@elsewhere.example".into()),
+                from_nick: None,
                 from_contact: false,
                 reason: None,
                 has_password: false,
