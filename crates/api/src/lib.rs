@@ -974,11 +974,12 @@ mod tests {
         );
         // An older UI's join (no password, no settings) still reads; the password never shows in
         // `Debug`.
-        let join = Command::from_wire(
-            r#"{"type":"join_room","account":"a@b","room":"r@c","nick":"n"}"#,
-        )
-        .unwrap();
-        assert!(matches!(join, Command::JoinRoom { password: None, new_room, .. } if new_room == NewRoom::default()));
+        let join =
+            Command::from_wire(r#"{"type":"join_room","account":"a@b","room":"r@c","nick":"n"}"#)
+                .unwrap();
+        assert!(
+            matches!(join, Command::JoinRoom { password: None, new_room, .. } if new_room == NewRoom::default())
+        );
         let join = Command::JoinRoom {
             account: alice(),
             room: room(),

@@ -1676,8 +1676,10 @@ fn invitations_passwords_subjects_and_refusals_in_rooms() {
     );
     w.deliver(
         0,
-        &format!("<message xmlns='jabber:client' from='carol@elsewhere.example/x' to='{full}'>\
-            <x xmlns='jabber:x:conference' jid='otra@conference.localhost'/></message>"),
+        &format!(
+            "<message xmlns='jabber:client' from='carol@elsewhere.example/x' to='{full}'>\
+            <x xmlns='jabber:x:conference' jid='otra@conference.localhost'/></message>"
+        ),
     );
     w.run();
     let events = w.events(0);
@@ -1784,7 +1786,10 @@ fn invitations_passwords_subjects_and_refusals_in_rooms() {
     );
     let invite = w.relayed.last().cloned().unwrap_or_default();
     assert_eq!(attr(&invite, "to").as_deref(), Some(room));
-    assert!(invite.contains("<invite to='carol@elsewhere.example'"), "{invite}");
+    assert!(
+        invite.contains("<invite to='carol@elsewhere.example'"),
+        "{invite}"
+    );
 
     // The subject: sent to the room; the room's refusal is reported as such.
     w.command(
@@ -1796,9 +1801,13 @@ fn invitations_passwords_subjects_and_refusals_in_rooms() {
         },
     );
     let subject = w.relayed.last().cloned().unwrap_or_default();
-    assert!(subject.contains("<subject>Orden del día</subject>"), "{subject}");
+    assert!(
+        subject.contains("<subject>Orden del día</subject>"),
+        "{subject}"
+    );
     let id = attr(&subject, "id").unwrap();
-    let forbidden = "<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>";
+    let forbidden =
+        "<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>";
     w.deliver(
         0,
         &format!("<message xmlns='jabber:client' type='error' id='{id}' from='{room}' to='{full}'>{forbidden}</message>"),
@@ -1858,7 +1867,9 @@ fn invitations_passwords_subjects_and_refusals_in_rooms() {
         .frames
         .iter()
         .rev()
-        .find(|f| f.contains(&format!("to='{room}/alice'")) || f.contains(&format!("to=\"{room}/alice\"")))
+        .find(|f| {
+            f.contains(&format!("to='{room}/alice'")) || f.contains(&format!("to=\"{room}/alice\""))
+        })
         .cloned()
         .unwrap_or_default();
     assert!(rejoin.contains("<password>clave 1</password>"), "{rejoin}");
@@ -1871,7 +1882,10 @@ fn a_room_we_create_gets_its_settings_or_says_it_could_not() {
     w.events(0);
     let a = w.id(0);
     let full = w.clients[0].full.clone();
-    for (room, form_ok) in [("nueva@conference.localhost", true), ("rara@conference.localhost", false)] {
+    for (room, form_ok) in [
+        ("nueva@conference.localhost", true),
+        ("rara@conference.localhost", false),
+    ] {
         w.command(
             0,
             Command::JoinRoom {
@@ -1892,8 +1906,15 @@ fn a_room_we_create_gets_its_settings_or_says_it_could_not() {
         );
         w.run();
         let get = w.frames.last().cloned().unwrap_or_default();
-        assert!(get.contains("muc#owner") && attr(&get, "type").as_deref() == Some("get"), "{get}");
-        let form_type = if form_ok { "http://jabber.org/protocol/muc#roomconfig" } else { "urn:example:other" };
+        assert!(
+            get.contains("muc#owner") && attr(&get, "type").as_deref() == Some("get"),
+            "{get}"
+        );
+        let form_type = if form_ok {
+            "http://jabber.org/protocol/muc#roomconfig"
+        } else {
+            "urn:example:other"
+        };
         w.deliver(
             0,
             &format!("<iq xmlns='jabber:client' type='result' id='{}' from='{room}' to='{full}'>\
@@ -1909,13 +1930,23 @@ fn a_room_we_create_gets_its_settings_or_says_it_could_not() {
         assert_eq!(set.contains("muc#roomconfig_membersonly"), form_ok, "{set}");
         w.deliver(
             0,
-            &format!("<iq xmlns='jabber:client' type='result' id='{}' from='{room}' to='{full}'/>", attr(&set, "id").unwrap()),
+            &format!(
+                "<iq xmlns='jabber:client' type='result' id='{}' from='{room}' to='{full}'/>",
+                attr(&set, "id").unwrap()
+            ),
         );
         w.run();
         let events = w.events(0);
-        assert!(events.iter().any(|e| matches!(e, Event::RoomJoined { room: r, .. } if r == room)), "{events:?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::RoomJoined { room: r, .. } if r == room)),
+            "{events:?}"
+        );
         assert_eq!(
-            events.iter().any(|e| matches!(e, Event::RoomNotConfigured { room: r, .. } if r == room)),
+            events
+                .iter()
+                .any(|e| matches!(e, Event::RoomNotConfigured { room: r, .. } if r == room)),
             !form_ok,
             "{events:?}"
         );

@@ -719,8 +719,10 @@ fn password_and_members_only_rooms_invitations_and_the_subject_through_prosody()
         members_only: false,
         persistent: true,
     };
-    j.alice
-        .command(join(secret_room, "alice", &alice_id, Some("abre sésamo"), keep), start);
+    j.alice.command(
+        join(secret_room, "alice", &alice_id, Some("abre sésamo"), keep),
+        start,
+    );
     j.until("alice created the room", |a, _| joined_room(a, secret_room));
     assert!(
         !j.alice
@@ -730,9 +732,13 @@ fn password_and_members_only_rooms_invitations_and_the_subject_through_prosody()
         "Prosody took the settings: {:#?}",
         j.alice.events
     );
-    assert!(j.alice.sent.iter().any(|f| f.contains("muc#roomconfig_roomsecret")
-        && f.contains("muc#roomconfig_persistentroom")
-        && f.contains("type='submit'")));
+    assert!(j
+        .alice
+        .sent
+        .iter()
+        .any(|f| f.contains("muc#roomconfig_roomsecret")
+            && f.contains("muc#roomconfig_persistentroom")
+            && f.contains("type='submit'")));
 
     // bob without the password, then with a wrong one: not-authorized both times.
     for password in [None, Some("ábrete")] {
@@ -762,9 +768,15 @@ fn password_and_members_only_rooms_invitations_and_the_subject_through_prosody()
     // The room hides addresses from participants: the inviter is named by nickname.
     assert_eq!(invitation.from, None);
     assert_eq!(invitation.from_nick.as_deref(), Some("alice"));
-    assert!(invitation.mediated && invitation.has_password, "{invitation:?}");
+    assert!(
+        invitation.mediated && invitation.has_password,
+        "{invitation:?}"
+    );
     assert!(!invitation.from_contact, "they are not contacts");
-    assert!(!joined_room(&j.bob.events, secret_room), "never joined by itself");
+    assert!(
+        !joined_room(&j.bob.events, secret_room),
+        "never joined by itself"
+    );
     j.bob.command(
         join(secret_room, "bob", &bob_id, None, NewRoom::default()),
         start,

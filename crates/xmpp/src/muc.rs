@@ -177,10 +177,7 @@ pub(crate) fn config_submit(
         if field(form, "muc#roomconfig_passwordprotectedroom").is_some() {
             submit.append_child(field_value("muc#roomconfig_passwordprotectedroom", "1"));
         }
-        submit.append_child(field_value(
-            "muc#roomconfig_roomsecret",
-            password.expose(),
-        ));
+        submit.append_child(field_value("muc#roomconfig_roomsecret", password.expose()));
     }
     for (wanted, var) in [
         (config.members_only, "muc#roomconfig_membersonly"),
@@ -259,13 +256,8 @@ pub(crate) fn invitation(element: &Element) -> Option<Event> {
             .filter(|f| f.resource().is_none() && f.node().is_some())
             .map(|f| f.to_bare())?;
         let who = |child: &Element| child.attr("from").and_then(|f| f.parse::<Jid>().ok());
-        let reason = |child: &Element| {
-            note(
-                child
-                    .get_child("reason", ns::MUC_USER)
-                    .map(Element::text),
-            )
-        };
+        let reason =
+            |child: &Element| note(child.get_child("reason", ns::MUC_USER).map(Element::text));
         if let Some(invite) = x.get_child("invite", ns::MUC_USER) {
             return Some(Event::RoomInvitation {
                 room,
@@ -675,10 +667,17 @@ mod tests {
             password: Some(Password::new("s3cret")),
             ..RoomConfig::default()
         };
-        let set = serialise(&config_submit(&room(), "c1".into(), Some(&form), &with_password).unwrap());
-        assert!(set.contains("passwordprotectedroom'><value>1</value>"), "{set}");
+        let set =
+            serialise(&config_submit(&room(), "c1".into(), Some(&form), &with_password).unwrap());
+        assert!(
+            set.contains("passwordprotectedroom'><value>1</value>"),
+            "{set}"
+        );
         assert!(set.contains("<value>s3cret</value>"), "{set}");
-        assert!(!set.contains("membersonly"), "only what changes is sent: {set}");
+        assert!(
+            !set.contains("membersonly"),
+            "only what changes is sent: {set}"
+        );
         // A setting the form lacks: refused, nothing half-applied.
         let persistent = RoomConfig {
             persistent: true,
@@ -689,17 +688,21 @@ mod tests {
         assert!(config_submit(&room(), "c3".into(), None, &with_password).is_err());
         let other = el("<query xmlns='urn:example'><x xmlns='jabber:x:data' type='form'/></query>");
         assert!(config_submit(&room(), "c4".into(), Some(&other), &with_password).is_err());
-        let no_type = el("<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' \
-            type='form'><field var='muc#roomconfig_roomsecret'/></x></query>");
+        let no_type = el(
+            "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' \
+            type='form'><field var='muc#roomconfig_roomsecret'/></x></query>",
+        );
         assert!(config_submit(&room(), "c5".into(), Some(&no_type), &with_password).is_err());
     }
 
     #[test]
     fn invitations_mediated_direct_and_declines() {
-        let mediated = el("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit' \
+        let mediated = el(
+            "<message xmlns='jabber:client' from='coven@chat.shakespeare.lit' \
             to='hecate@shakespeare.lit'><x xmlns='http://jabber.org/protocol/muc#user'>\
             <invite from='crone1@shakespeare.lit/desktop'><reason>Hey Hecate</reason></invite>\
-            <password>cauldronburn</password></x></message>");
+            <password>cauldronburn</password></x></message>",
+        );
         assert_eq!(
             invitation(&mediated),
             Some(Event::RoomInvitation {
@@ -710,9 +713,11 @@ mod tests {
                 mediated: true,
             })
         );
-        let direct = el("<message xmlns='jabber:client' from='crone1@shakespeare.lit/desktop'>\
+        let direct = el(
+            "<message xmlns='jabber:client' from='crone1@shakespeare.lit/desktop'>\
             <x xmlns='jabber:x:conference' jid='coven@chat.shakespeare.lit' password='pw' \
-            reason='Come'/></message>");
+            reason='Come'/></message>",
+        );
         assert_eq!(
             invitation(&direct),
             Some(Event::RoomInvitation {
@@ -723,16 +728,34 @@ mod tests {
                 mediated: false,
             })
         );
-        let declined = el("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit'>\
+        let declined = el(
+            "<message xmlns='jabber:client' from='coven@chat.shakespeare.lit'>\
             <x xmlns='http://jabber.org/protocol/muc#user'><decline from='hecate@shakespeare.lit'>\
-            <reason>Sorry</reason></decline></x></message>");
+            <reason>Sorry</reason></decline></x></message>",
+        );
         assert!(matches!(invitation(&declined),
             Some(Event::RoomInvitationDeclined { from: Some(_), reason: Some(r), .. }) if r == "Sorry"));
         // Sent ones.
-        let i = serialise(&invite(&room(), "i1".into(), &"hecate@shakespeare.lit".parse().unwrap(), Some("x".into())));
-        assert!(i.contains("<invite to='hecate@shakespeare.lit'><reason>x</reason></invite>"), "{i}");
-        let d = serialise(&decline(&room(), "d1".into(), &"crone1@shakespeare.lit/desktop".parse().unwrap(), None));
-        assert!(d.contains("<decline to='crone1@shakespeare.lit/desktop'/>"), "{d}");
+        let i = serialise(&invite(
+            &room(),
+            "i1".into(),
+            &"hecate@shakespeare.lit".parse().unwrap(),
+            Some("x".into()),
+        ));
+        assert!(
+            i.contains("<invite to='hecate@shakespeare.lit'><reason>x</reason></invite>"),
+            "{i}"
+        );
+        let d = serialise(&decline(
+            &room(),
+            "d1".into(),
+            &"crone1@shakespeare.lit/desktop".parse().unwrap(),
+            None,
+        ));
+        assert!(
+            d.contains("<decline to='crone1@shakespeare.lit/desktop'/>"),
+            "{d}"
+        );
     }
 
     #[test]
@@ -763,15 +786,30 @@ mod tests {
         let sloppy = el(&format!("<message xmlns='jabber:client' from='coven@chat.shakespeare.lit'>\
             <x xmlns='http://jabber.org/protocol/muc#user'><invite from='@@'><reason>{long}</reason>\
             </invite><password>{long}</password></x></message>"));
-        let Some(Event::RoomInvitation { from, reason, password, .. }) = invitation(&sloppy) else {
+        let Some(Event::RoomInvitation {
+            from,
+            reason,
+            password,
+            ..
+        }) = invitation(&sloppy)
+        else {
             panic!("still an invitation")
         };
         assert_eq!(from, None);
         assert_eq!(reason.map(|r| r.chars().count()), Some(MAX_INVITATION_TEXT));
         assert_eq!(password, None);
-        let blank = el("<message xmlns='jabber:client' from='a@b/c'><x xmlns='jabber:x:conference' \
-            jid='r@chat.example.org' password='' reason='   '/></message>");
-        assert!(matches!(invitation(&blank),
-            Some(Event::RoomInvitation { password: None, reason: None, mediated: false, .. })));
+        let blank = el(
+            "<message xmlns='jabber:client' from='a@b/c'><x xmlns='jabber:x:conference' \
+            jid='r@chat.example.org' password='' reason='   '/></message>",
+        );
+        assert!(matches!(
+            invitation(&blank),
+            Some(Event::RoomInvitation {
+                password: None,
+                reason: None,
+                mediated: false,
+                ..
+            })
+        ));
     }
 }

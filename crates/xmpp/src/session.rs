@@ -2125,8 +2125,9 @@ impl Session {
         };
         let next = self.new_id();
         let submit = match answer {
-            Ok(query) => muc::config_submit(&room, next.clone(), query, &config)
-                .map_err(str::to_owned),
+            Ok(query) => {
+                muc::config_submit(&room, next.clone(), query, &config).map_err(str::to_owned)
+            }
             Err(error) => Err(format!("no configuration form: {}", error.condition)),
         };
         match submit {

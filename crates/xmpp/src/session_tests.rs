@@ -3503,7 +3503,12 @@ fn a_created_room_gets_the_settings_asked_for_or_opens_as_an_instant_room() {
     // A form from someone else than the room is ignored.
     reply_to(&mut c, &get, Some("example.com"), PROSODY_ROOM_FORM);
     assert!(c.events().is_empty() && c.tx().is_empty());
-    reply_to(&mut c, &get, Some("coven@chat.example.com"), PROSODY_ROOM_FORM);
+    reply_to(
+        &mut c,
+        &get,
+        Some("coven@chat.example.com"),
+        PROSODY_ROOM_FORM,
+    );
     let set = c.one_tx();
     let submitted = serialise(&set);
     assert_eq!(set.attr("type"), Some("set"));
@@ -3519,7 +3524,10 @@ fn a_created_room_gets_the_settings_asked_for_or_opens_as_an_instant_room() {
     assert!(!submitted.contains("passwordprotectedroom"), "{submitted}");
     assert!(c.events().is_empty(), "RoomJoined waits for the room");
     reply_to(&mut c, &set, Some("coven@chat.example.com"), "");
-    assert!(matches!(&c.events()[..], [Event::RoomJoined { created: true, .. }]));
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomJoined { created: true, .. }]
+    ));
 
     // A form that is not a room configuration form: the instant room, and it is said.
     let _ = created(&mut c, "odd@chat.example.com", Some(settings.clone()));
@@ -3532,12 +3540,17 @@ fn a_created_room_gets_the_settings_asked_for_or_opens_as_an_instant_room() {
          type='form'><field var='FORM_TYPE' type='hidden'><value>urn:example</value></field>\
          </x></query>",
     );
-    assert!(matches!(&c.events()[..], [Event::RoomNotConfigured { reason, .. }] if reason.contains("not a room")));
+    assert!(
+        matches!(&c.events()[..], [Event::RoomNotConfigured { reason, .. }] if reason.contains("not a room"))
+    );
     let instant = c.one_tx();
     assert!(serialise(&instant).contains("type='submit'"));
     assert!(!serialise(&instant).contains("cauldron"));
     reply_to(&mut c, &instant, Some("odd@chat.example.com"), "");
-    assert!(matches!(&c.events()[..], [Event::RoomJoined { created: true, .. }]));
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomJoined { created: true, .. }]
+    ));
 
     // The form request refused: the instant room.
     let _ = created(&mut c, "err@chat.example.com", Some(settings.clone()));
@@ -3551,7 +3564,10 @@ fn a_created_room_gets_the_settings_asked_for_or_opens_as_an_instant_room() {
     assert!(matches!(&c.events()[..], [Event::RoomNotConfigured { .. }]));
     let instant = c.one_tx();
     reply_to(&mut c, &instant, Some("err@chat.example.com"), "");
-    assert!(matches!(&c.events()[..], [Event::RoomJoined { created: true, .. }]));
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomJoined { created: true, .. }]
+    ));
 
     // The filled-in form refused: the instant room rather than a locked one.
     let _ = created(&mut c, "no@chat.example.com", Some(settings));
@@ -3564,13 +3580,22 @@ fn a_created_room_gets_the_settings_asked_for_or_opens_as_an_instant_room() {
          </error></iq>",
         set.attr("id").unwrap()
     ));
-    assert!(matches!(&c.events()[..], [Event::RoomNotConfigured { reason, .. }] if reason.contains("not-acceptable")));
+    assert!(
+        matches!(&c.events()[..], [Event::RoomNotConfigured { reason, .. }] if reason.contains("not-acceptable"))
+    );
     let instant = c.one_tx();
     reply_to(&mut c, &instant, Some("no@chat.example.com"), "");
-    assert!(matches!(&c.events()[..], [Event::RoomJoined { created: true, .. }]));
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomJoined { created: true, .. }]
+    ));
 
     // Without settings: the instant room straight away, as before.
-    let _ = created(&mut c, "plain@chat.example.com", Some(RoomConfig::default()));
+    let _ = created(
+        &mut c,
+        "plain@chat.example.com",
+        Some(RoomConfig::default()),
+    );
     let instant = c.one_tx();
     assert_eq!(instant.attr("type"), Some("set"));
 }
@@ -3627,9 +3652,8 @@ fn invitations_are_reported_and_sent_through_the_room() {
          role='participant'/><status code='110'/></x></presence>",
     );
     let _ = c.events();
-    let id = c
-        .s
-        .handle_command(Command::InviteToRoom {
+    let id =
+        c.s.handle_command(Command::InviteToRoom {
             room,
             to: "romeo@example.net".parse().unwrap(),
             reason: Some("Join us".into()),
@@ -3639,11 +3663,22 @@ fn invitations_are_reported_and_sent_through_the_room() {
     let invite = c.one_tx();
     assert_eq!(invite.attr("id"), Some(id.as_str()));
     let text = serialise(&invite);
-    assert!(text.contains("<invite to='romeo@example.net'>") && text.contains("Join us"), "{text}");
+    assert!(
+        text.contains("<invite to='romeo@example.net'>") && text.contains("Join us"),
+        "{text}"
+    );
     // A direct invitation (XEP-0249) from anyone.
     c.feed(
         "<message xmlns='jabber:client' from='crone@example.org/desk' to='juliet@example.com'>\
          <x xmlns='jabber:x:conference' jid='darkcave@chat.example.org' reason='Hey'/></message>",
     );
-    assert!(matches!(&c.events()[..], [Event::RoomInvitation { mediated: false, password: None, from: Some(_), .. }]));
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomInvitation {
+            mediated: false,
+            password: None,
+            from: Some(_),
+            ..
+        }]
+    ));
 }
