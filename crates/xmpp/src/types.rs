@@ -399,8 +399,8 @@ pub enum Event {
         room: BareJid,
         /// Our nickname as the room assigned it.
         nick: String,
-        /// We created the room (status 201); the session accepted the default
-        /// configuration (an "instant room").
+        /// We created the room (status 201); the session configured it first: with the
+        /// settings of `Command::JoinRoom`'s `config`, or as an "instant room".
         created: bool,
     },
     /// Joining failed, e.g. `conflict` (the nickname is taken: join again with another),
