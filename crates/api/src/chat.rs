@@ -287,6 +287,8 @@ pub enum Delivery {
     Queued,
     /// Handed to the server.
     Sent,
+    /// The server or the room refused it.
+    Failed,
 }
 
 /// The three states of the padlock (the guide's): open, closed with "?", closed with a tick.
@@ -394,6 +396,38 @@ pub struct RoomMessage {
     pub text: String,
     /// We wrote it (from this app, or from another client under our nickname).
     pub own: bool,
+    /// `Sent` for ours (until the room refuses it: `Failed`), `Received` for the others'.
+    pub delivery: Delivery,
     /// When, in milliseconds on the worker's clock (when it arrived, or when we sent it).
     pub at: u64,
+}
+
+/// Settings for a room that joining creates (XEP-0045 room configuration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRoom {
+    /// Only members may enter; whoever we invite becomes one.
+    pub members_only: bool,
+    /// The room stays when everyone has left.
+    pub persistent: bool,
+}
+
+/// An invitation into a room (XEP-0045 mediated, or XEP-0249 direct). Its password, if any, stays
+/// in the worker and is used when the person joins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// The room's bare address.
+    pub room: String,
+    /// Who invites (bare address), as the invitation claims; `None` if it does not say.
+    pub from: Option<String>,
+    /// The inviter's nickname in the room, when the room hides their address (`from` is then
+    /// `None`).
+    pub from_nick: Option<String>,
+    /// The inviter is one of our contacts. `false`: a stranger (shown as such).
+    pub from_contact: bool,
+    /// Their note, if any (at most 500 characters), always shown as text.
+    pub reason: Option<String>,
+    /// It carries the room's password.
+    pub has_password: bool,
+    /// Sent through the room (declining tells the inviter); `false` for a direct invitation.
+    pub mediated: bool,
 }

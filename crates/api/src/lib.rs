@@ -219,6 +219,44 @@ pub enum Command {
         room: String,
         /// Our nickname in the room.
         nick: String,
+        /// The room's password. Without one, the password of a pending invitation into this room
+        /// is used, if it carried one. A wrong or missing password is answered by
+        /// [`Event::RoomJoinFailed`] with `not-authorized`.
+        #[serde(default)]
+        password: Option<Secret>,
+        /// Settings for the room should it not exist yet and be created by this join: the password
+        /// above protects it, and these choose the rest. A room that cannot take them is still
+        /// created, with its default configuration ([`Event::RoomNotConfigured`]).
+        #[serde(default)]
+        new_room: NewRoom,
+    },
+    /// Set the subject of a room we are in. The room answers with [`Event::RoomSubject`], or
+    /// [`Event::RoomSubjectFailed`] when it refuses (e.g. `forbidden`: only moderators may).
+    SetRoomSubject {
+        /// Our account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// The new subject (empty clears it).
+        subject: String,
+    },
+    /// Invite a contact into a room we are in, through the room (XEP-0045 mediated invitation;
+    /// the room adds its password, if it has one).
+    InviteToRoom {
+        /// Our account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// Whom to invite, `user@server`.
+        jid: String,
+    },
+    /// Decline an invitation ([`Event::RoomInvitation`]): it is forgotten, and for a mediated one
+    /// the room tells the inviter. Accepting is [`Command::JoinRoom`] with the room.
+    DeclineInvitation {
+        /// Our account.
+        account: AccountId,
+        /// The room of the invitation.
+        room: String,
     },
     /// Leave a group chat. Answered by [`Event::RoomLeft`].
     LeaveRoom {
@@ -470,6 +508,44 @@ pub enum Event {
         room: String,
         /// The message.
         message: RoomMessage,
+    },
+    /// The room refused a message we sent (e.g. `forbidden`, `not-acceptable` when we are not in
+    /// it): the message with this id is now [`Delivery::Failed`].
+    RoomMessageFailed {
+        /// The account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// The [`RoomMessage::id`].
+        id: String,
+        /// The XMPP condition.
+        condition: String,
+    },
+    /// The room refused our new subject (`forbidden`: only moderators may change it there).
+    RoomSubjectFailed {
+        /// The account.
+        account: AccountId,
+        /// The room.
+        room: String,
+        /// The XMPP condition.
+        condition: String,
+    },
+    /// We created a room, but it could not take the settings asked for ([`NewRoom`], password): it
+    /// was opened with its default configuration, so it has no password.
+    RoomNotConfigured {
+        /// The account.
+        account: AccountId,
+        /// The room.
+        room: String,
+    },
+    /// Someone invites us into a room. Never joined by itself: join with [`Command::JoinRoom`] or
+    /// decline with [`Command::DeclineInvitation`]. A newer invitation into the same room replaces
+    /// this one.
+    RoomInvitation {
+        /// The account.
+        account: AccountId,
+        /// The invitation.
+        invitation: Invitation,
     },
     /// A command could not be carried out.
     CommandFailed {
@@ -786,6 +862,25 @@ mod tests {
                 account: alice(),
                 room: room(),
                 nick: "alice".into(),
+                password: Some(Secret::new("clave")),
+                new_room: NewRoom {
+                    members_only: true,
+                    persistent: false,
+                },
+            },
+            Command::SetRoomSubject {
+                account: alice(),
+                room: room(),
+                subject: "Reunión".into(),
+            },
+            Command::InviteToRoom {
+                account: alice(),
+                room: room(),
+                jid: "bob@example.org".into(),
+            },
+            Command::DeclineInvitation {
+                account: alice(),
+                room: room(),
             },
             Command::LeaveRoom {
                 account: alice(),
@@ -835,7 +930,35 @@ mod tests {
                     nick: "bob".into(),
                     text: "?OTR:AAMD".into(),
                     own: false,
+                    delivery: Delivery::Received,
                     at: 9,
+                },
+            },
+            Event::RoomMessageFailed {
+                account: alice(),
+                room: room(),
+                id: "m4".into(),
+                condition: "forbidden".into(),
+            },
+            Event::RoomSubjectFailed {
+                account: alice(),
+                room: room(),
+                condition: "forbidden".into(),
+            },
+            Event::RoomNotConfigured {
+                account: alice(),
+                room: room(),
+            },
+            Event::RoomInvitation {
+                account: alice(),
+                invitation: Invitation {
+                    room: room(),
+                    from: None,
+                    from_nick: Some("alice".into()),
+                    from_contact: false,
+                    reason: Some("<b>ven</b>".into()),
+                    has_password: true,
+                    mediated: true,
                 },
             },
         ] {
@@ -849,6 +972,22 @@ mod tests {
             .to_wire(),
             r#"{"type":"leave_room","account":"alice@example.org","room":"sala@conference.example.org"}"#
         );
+        // An older UI's join (no password, no settings) still reads; the password never shows in
+        // `Debug`.
+        let join =
+            Command::from_wire(r#"{"type":"join_room","account":"a@b","room":"r@c","nick":"n"}"#)
+                .unwrap();
+        assert!(
+            matches!(join, Command::JoinRoom { password: None, new_room, .. } if new_room == NewRoom::default())
+        );
+        let join = Command::JoinRoom {
+            account: alice(),
+            room: room(),
+            nick: "alice".into(),
+            password: Some(Secret::new("clave-secreta")),
+            new_room: NewRoom::default(),
+        };
+        assert!(!format!("{join:?}").contains("clave-secreta"));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use candado_api::{
-    AccountFailure, AccountId, AccountState, CommandFailure, Contact, Event, Form, FormField,
-    FormValue, Presence, RoomMessage, Subscription,
+    AccountFailure, AccountId, AccountState, CommandFailure, Contact, Delivery, Event, Form,
+    FormField, FormValue, Invitation, NewRoom, Presence, RoomMessage, Secret, Subscription,
 };
 use candado_otr::crypto::dsa::DsaPrivateKey;
 use candado_otr::wire::message::InstanceTag;
@@ -67,10 +67,35 @@ struct Room {
     subject: Option<String>,
     /// Stanza ids of the messages we sent (already reported) whose reflection has not come back.
     unreflected: BTreeSet<String>,
+    /// The password we entered with, to enter again after a lost connection (`Debug` hides it).
+    password: Option<xmpp::Password>,
 }
 
 /// At most this many of our room messages await their reflection, per room.
 const MAX_UNREFLECTED: usize = 256;
+
+/// An invitation into a room, waiting for the person to join or decline.
+#[derive(Debug, Clone)]
+struct PendingInvitation {
+    /// The inviter, as the invitation names them.
+    from: Option<Jid>,
+    /// The room password it carried (`Debug` hides it).
+    password: Option<xmpp::Password>,
+    /// Through the room: declining tells the inviter.
+    mediated: bool,
+}
+
+/// At most this many invitations wait (one per room); more are dropped until some are answered.
+const MAX_INVITATIONS: usize = 64;
+
+/// What a stanza we sent to a room was, to report the room's refusal on the right thing.
+#[derive(Debug, Clone)]
+enum RoomSent {
+    /// A message: its [`RoomMessage::id`].
+    Message(String),
+    /// A subject change.
+    Subject,
+}
 
 /// How the account was set up, kept to open the session once the socket is open.
 #[derive(Debug)]
@@ -116,6 +141,10 @@ pub(crate) struct Account {
     pub conversations: BTreeMap<String, Conversation>,
     /// Group chats, by bare room address.
     rooms: BTreeMap<String, Room>,
+    /// Invitations not answered yet, by bare room address.
+    invitations: BTreeMap<String, PendingInvitation>,
+    /// Stanza id → (room, what it was), to report what a room refuses.
+    room_sent: BTreeMap<String, (String, RoomSent)>,
     /// Stanza id → (peer, message id), to report bounced messages.
     sent: BTreeMap<String, (String, String)>,
     /// The last state reported to the UI.
@@ -174,6 +203,8 @@ impl Account {
             roster: BTreeMap::new(),
             conversations: BTreeMap::new(),
             rooms: BTreeMap::new(),
+            invitations: BTreeMap::new(),
+            room_sent: BTreeMap::new(),
             sent: BTreeMap::new(),
             state: AccountState::Offline,
             ever_online: false,
@@ -648,7 +679,9 @@ impl Account {
                 }
             }
             X::MessageError { id, error, .. } => {
-                if let Some((peer, message)) = id.and_then(|id| self.sent.remove(&id)) {
+                if let Some((room, what)) = id.as_ref().and_then(|id| self.room_sent.remove(id)) {
+                    self.room_refused(room, what, error.condition, out);
+                } else if let Some((peer, message)) = id.and_then(|id| self.sent.remove(&id)) {
                     out.emit(Event::MessageFailed {
                         account: self.id.clone(),
                         peer,
@@ -737,6 +770,22 @@ impl Account {
                     if r.joined {
                         self.report_occupants(&name, out);
                     }
+                }
+            }
+            X::RoomInvitation {
+                room,
+                from,
+                reason,
+                password,
+                mediated,
+            } => self.invited(room, from, reason, password, mediated, out),
+            X::RoomNotConfigured { room, .. } => {
+                let name = room.to_string();
+                if self.rooms.contains_key(&name) {
+                    out.emit(Event::RoomNotConfigured {
+                        account: self.id.clone(),
+                        room: name,
+                    });
                 }
             }
             X::RoomSubject { room, subject, .. } => {
@@ -998,8 +1047,17 @@ impl Account {
 
 /// Group chats (XEP-0045). They are never end-to-end encrypted: nothing here touches OTR.
 impl Account {
-    /// Enters `room` as `nick`, or reports the room again if we are already in it.
-    pub(crate) fn join_room<R>(&mut self, room: BareJid, nick: String, out: &mut Out<'_, R>) {
+    /// Enters `room` as `nick` (with `password`, or the one of a pending invitation into it), or
+    /// reports the room again if we are already in it. Should the join create the room, it gets
+    /// the password and `new_room`'s settings.
+    pub(crate) fn join_room<R>(
+        &mut self,
+        room: BareJid,
+        nick: String,
+        password: Option<Secret>,
+        new_room: NewRoom,
+        out: &mut Out<'_, R>,
+    ) {
         let name = room.to_string();
         let nick = nick.trim().to_owned();
         if nick.is_empty() {
@@ -1045,6 +1103,16 @@ impl Account {
             );
             return;
         }
+        let invitation = self.invitations.remove(&name);
+        let password = password
+            .filter(|p| !p.expose().is_empty())
+            .map(|p| xmpp::Password::new(p.expose()))
+            .or_else(|| invitation.and_then(|i| i.password));
+        let config = xmpp::RoomConfig {
+            password: password.clone(),
+            members_only: new_room.members_only,
+            persistent: new_room.persistent,
+        };
         self.rooms.insert(
             name,
             Room {
@@ -1053,17 +1121,175 @@ impl Account {
                 occupants: BTreeSet::new(),
                 subject: None,
                 unreflected: BTreeSet::new(),
+                password: password.clone(),
             },
         );
         self.xmpp(
             xmpp::Command::JoinRoom {
                 room: room.clone(),
                 nick,
-                password: None,
+                password,
                 history: None,
+                config: Some(config),
             },
             out,
         );
+    }
+
+    /// Sets the subject of a room we are in; a refusal comes back as [`Event::RoomSubjectFailed`].
+    pub(crate) fn set_room_subject<R>(
+        &mut self,
+        room: BareJid,
+        subject: String,
+        out: &mut Out<'_, R>,
+    ) {
+        let name = room.to_string();
+        if !self.rooms.get(&name).is_some_and(|r| r.joined) {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::WrongState,
+                "not in that room".into(),
+            );
+            return;
+        }
+        let subject = subject.trim().to_owned();
+        if let Some(id) = self.xmpp(xmpp::Command::SetRoomSubject { room, subject }, out) {
+            self.note_room_sent(id, name, RoomSent::Subject);
+        }
+    }
+
+    /// Invites `jid` into a room we are in, through the room.
+    pub(crate) fn invite_to_room<R>(&mut self, room: BareJid, jid: &str, out: &mut Out<'_, R>) {
+        let name = room.to_string();
+        if !self.rooms.get(&name).is_some_and(|r| r.joined) {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::WrongState,
+                "not in that room".into(),
+            );
+            return;
+        }
+        let Some(to) = crate::parse_jid(jid) else {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::InvalidInput,
+                "not an address".into(),
+            );
+            return;
+        };
+        self.xmpp(
+            xmpp::Command::InviteToRoom {
+                room,
+                to,
+                reason: None,
+            },
+            out,
+        );
+    }
+
+    /// Forgets the invitation into `room`; for a mediated one, the room tells the inviter.
+    pub(crate) fn decline_invitation<R>(&mut self, room: BareJid, out: &mut Out<'_, R>) {
+        let Some(invitation) = self.invitations.remove(&room.to_string()) else {
+            out.fail(
+                Some(&self.id),
+                CommandFailure::WrongState,
+                "no invitation into that room".into(),
+            );
+            return;
+        };
+        if let (true, Some(to)) = (invitation.mediated, invitation.from) {
+            if self.is_online() {
+                self.xmpp(
+                    xmpp::Command::DeclineInvitation {
+                        room,
+                        to,
+                        reason: None,
+                    },
+                    out,
+                );
+            }
+        }
+    }
+
+    /// An invitation arrived: kept (never acted upon) and shown, marked when the inviter is not
+    /// one of our contacts.
+    fn invited<R>(
+        &mut self,
+        room: BareJid,
+        from: Option<Jid>,
+        reason: Option<String>,
+        password: Option<xmpp::Password>,
+        mediated: bool,
+        out: &mut Out<'_, R>,
+    ) {
+        let name = room.to_string();
+        if self.rooms.contains_key(&name) {
+            // Already there (or entering).
+            return;
+        }
+        if !self.invitations.contains_key(&name) && self.invitations.len() >= MAX_INVITATIONS {
+            return;
+        }
+        // A room that hides addresses names the inviter by their occupant JID (room/nick).
+        let (inviter, from_nick) = match &from {
+            Some(f) if f.to_bare() == room => (None, f.resource().map(|r| r.to_string())),
+            Some(f) => (Some(f.to_bare().to_string()), None),
+            None => (None, None),
+        };
+        let from_contact = inviter
+            .as_ref()
+            .is_some_and(|j| self.roster.get(j).is_some_and(|e| e.in_roster));
+        let has_password = password.is_some();
+        self.invitations.insert(
+            name.clone(),
+            PendingInvitation {
+                from,
+                password,
+                mediated,
+            },
+        );
+        out.emit(Event::RoomInvitation {
+            account: self.id.clone(),
+            invitation: Invitation {
+                room: name,
+                from: inviter,
+                from_nick,
+                from_contact,
+                reason,
+                has_password,
+                mediated,
+            },
+        });
+    }
+
+    fn note_room_sent(&mut self, id: String, room: String, what: RoomSent) {
+        if self.room_sent.len() >= MAX_SENT_IDS {
+            self.room_sent.pop_first();
+        }
+        self.room_sent.insert(id, (room, what));
+    }
+
+    /// The room sent back an error for a message or subject change of ours.
+    fn room_refused<R>(
+        &mut self,
+        room: String,
+        what: RoomSent,
+        condition: String,
+        out: &mut Out<'_, R>,
+    ) {
+        match what {
+            RoomSent::Message(id) => out.emit(Event::RoomMessageFailed {
+                account: self.id.clone(),
+                room,
+                id,
+                condition,
+            }),
+            RoomSent::Subject => out.emit(Event::RoomSubjectFailed {
+                account: self.id.clone(),
+                room,
+                condition,
+            }),
+        }
     }
 
     /// Leaves `room`; [`Event::RoomLeft`] follows when the room confirms.
@@ -1135,9 +1361,10 @@ impl Account {
             if r.unreflected.len() >= MAX_UNREFLECTED {
                 r.unreflected.pop_first();
             }
-            r.unreflected.insert(stanza_id);
+            r.unreflected.insert(stanza_id.clone());
         }
         let id = out.local_id();
+        self.note_room_sent(stanza_id, name.clone(), RoomSent::Message(id.clone()));
         let at = out.now;
         out.emit(Event::RoomMessage {
             account: self.id.clone(),
@@ -1147,6 +1374,7 @@ impl Account {
                 nick,
                 text,
                 own: true,
+                delivery: Delivery::Sent,
                 at,
             },
         });
@@ -1185,6 +1413,11 @@ impl Account {
                 nick,
                 text: body,
                 own,
+                delivery: if own {
+                    Delivery::Sent
+                } else {
+                    Delivery::Received
+                },
                 at,
             },
         });
@@ -1202,17 +1435,17 @@ impl Account {
 
     /// A fresh stream is online: the server took us out of every room with the old one.
     fn rejoin_rooms<R>(&mut self, out: &mut Out<'_, R>) {
-        let rooms: Vec<(String, String)> = self
+        let rooms: Vec<(String, String, Option<xmpp::Password>)> = self
             .rooms
             .iter_mut()
             .map(|(name, r)| {
                 r.joined = false;
                 r.occupants.clear();
                 r.unreflected.clear();
-                (name.clone(), r.nick.clone())
+                (name.clone(), r.nick.clone(), r.password.clone())
             })
             .collect();
-        for (name, nick) in rooms {
+        for (name, nick, password) in rooms {
             let Ok(room) = name.parse::<BareJid>() else {
                 continue;
             };
@@ -1221,8 +1454,9 @@ impl Account {
                 xmpp::Command::JoinRoom {
                     room,
                     nick,
-                    password: None,
+                    password,
                     history: Some(0),
+                    config: None,
                 },
                 out,
             );

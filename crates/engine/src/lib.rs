@@ -75,6 +75,9 @@
 //!   XEP-0280 `private`/`no-copy` marks.
 //! * Group chats (XEP-0045) never touch OTR: a `groupchat` body, `?OTR` or not, is reported as
 //!   text in an [`Event::RoomMessage`], and only from rooms we joined.
+//! * Room invitations are reported ([`Event::RoomInvitation`]), never acted upon: a room is only
+//!   entered by [`Command::JoinRoom`]. Room passwords (typed or from an invitation) stay in the
+//!   worker's memory, in types whose `Debug` hides them, and never appear in an event.
 //! * A fingerprint is trusted only after SMP succeeded for us, or the person trusted it by hand.
 //!
 //! # Example: the connection probe of the app shell
@@ -611,9 +614,30 @@ impl<R: CryptoRng> Engine<R> {
                 account,
                 room,
                 nick,
+                password,
+                new_room,
             } => {
                 self.on_peer(&account, &room, now, |a, room, out| {
-                    a.join_room(room, nick, out)
+                    a.join_room(room, nick, password, new_room, out)
+                });
+            }
+            Command::SetRoomSubject {
+                account,
+                room,
+                subject,
+            } => {
+                self.on_peer(&account, &room, now, |a, room, out| {
+                    a.set_room_subject(room, subject, out)
+                });
+            }
+            Command::InviteToRoom { account, room, jid } => {
+                self.on_peer(&account, &room, now, |a, room, out| {
+                    a.invite_to_room(room, &jid, out)
+                });
+            }
+            Command::DeclineInvitation { account, room } => {
+                self.on_peer(&account, &room, now, |a, room, out| {
+                    a.decline_invitation(room, out)
                 });
             }
             Command::LeaveRoom { account, room } => {

@@ -58,6 +58,8 @@ struct World {
     clients: Vec<Client>,
     /// Every stanza the server relayed, to check what it could read.
     relayed: Vec<String>,
+    /// Every frame the clients sent (iqs and presences included).
+    frames: Vec<String>,
     /// Roster per bare address: contact → (subscription, ask).
     rosters: BTreeMap<String, BTreeMap<String, (String, bool)>>,
     now: u64,
@@ -91,6 +93,7 @@ impl World {
         World {
             clients,
             relayed: Vec::new(),
+            frames: Vec::new(),
             rosters: BTreeMap::new(),
             now: 1_000,
         }
@@ -219,6 +222,7 @@ impl World {
     fn server(&mut self, c: usize, frame: &str) {
         let me_bare = self.clients[c].bare.clone();
         let me_full = self.clients[c].full.clone();
+        self.frames.push(frame.to_string());
         if frame.starts_with("<open") {
             self.deliver(
                 c,
@@ -1501,6 +1505,8 @@ fn rooms_join_report_occupants_and_keep_messages_out_of_otr() {
             account: a.clone(),
             room: "conference.localhost".into(),
             nick: "alice".into(),
+            password: None,
+            new_room: NewRoom::default(),
         },
     );
     w.command(
@@ -1509,6 +1515,8 @@ fn rooms_join_report_occupants_and_keep_messages_out_of_otr() {
             account: a.clone(),
             room: room.into(),
             nick: "  ".into(),
+            password: None,
+            new_room: NewRoom::default(),
         },
     );
     w.command(
@@ -1534,6 +1542,8 @@ fn rooms_join_report_occupants_and_keep_messages_out_of_otr() {
             account: a.clone(),
             room: room.into(),
             nick: "alice".into(),
+            password: None,
+            new_room: NewRoom::default(),
         },
     );
     let user = "<x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant'/>";
@@ -1648,6 +1658,299 @@ fn rooms_join_report_occupants_and_keep_messages_out_of_otr() {
         room: room.into(),
         removed: None
     }));
+}
+
+#[test]
+fn invitations_passwords_subjects_and_refusals_in_rooms() {
+    // alice and bob are contacts; carol is a stranger to alice.
+    let mut w = World::friends();
+    w.events(0);
+    let a = w.id(0);
+    let full = w.clients[0].full.clone();
+    let room = "secreta@conference.localhost";
+    // A mediated invitation from a contact, with the room password; a direct one from a stranger.
+    w.deliver(
+        0,
+        &format!("<message xmlns='jabber:client' from='{room}' to='{full}'><x xmlns='http://jabber.org/protocol/muc#user'>\
+            <invite from='bob@localhost/web1'><reason>&lt;b&gt;ven&lt;/b&gt;</reason></invite><password>clave 1</password></x></message>"),
+    );
+    w.deliver(
+        0,
+        &format!(
+            "<message xmlns='jabber:client' from='carol@elsewhere.example/x' to='{full}'>\
+            <x xmlns='jabber:x:conference' jid='otra@conference.localhost'/></message>"
+        ),
+    );
+    w.run();
+    let events = w.events(0);
+    let invitations: Vec<Invitation> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::RoomInvitation { invitation, .. } => Some(invitation),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        invitations,
+        [
+            Invitation {
+                room: room.into(),
+                from: Some("bob@localhost".into()),
+                from_nick: None,
+                from_contact: true,
+                reason: Some("<b>ven</b>".into()),
+                has_password: true,
+                mediated: true,
+            },
+            Invitation {
+                room: "otra@conference.localhost".into(),
+                from: Some("carol@elsewhere.example".into()),
+                from_nick: None,
+                from_contact: false,
+                reason: None,
+                has_password: false,
+                mediated: false,
+            }
+        ]
+    );
+    // Never joined by themselves: nothing was sent to either room.
+    assert!(!w.frames.iter().any(|f| f.contains("conference.localhost")));
+
+    // Declining the direct one sends nothing; declining twice is refused.
+    let sent_before = w.relayed.len();
+    for _ in 0..2 {
+        w.command(
+            0,
+            Command::DeclineInvitation {
+                account: a.clone(),
+                room: "otra@conference.localhost".into(),
+            },
+        );
+    }
+    assert_eq!(w.relayed.len(), sent_before);
+    assert_eq!(failures(&w.events(0)), [CommandFailure::WrongState]);
+
+    // Joining the invited room uses the invitation's password.
+    w.command(
+        0,
+        Command::JoinRoom {
+            account: a.clone(),
+            room: room.into(),
+            nick: "alice".into(),
+            password: None,
+            new_room: NewRoom::default(),
+        },
+    );
+    let join = w.frames.last().cloned().unwrap_or_default();
+    assert!(join.contains("<password>clave 1</password>"), "{join}");
+    // The join is not in any event or failure, and the password in no event.
+    let events = w.events(0);
+    assert!(!format!("{events:?}").contains("clave 1"), "{events:?}");
+    // The invitation is used up: declining it now is refused.
+    w.command(
+        0,
+        Command::DeclineInvitation {
+            account: a.clone(),
+            room: room.into(),
+        },
+    );
+    assert_eq!(failures(&w.events(0)), [CommandFailure::WrongState]);
+    let user = "<x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='participant'/>";
+    w.deliver(
+        0,
+        &format!("<presence xmlns='jabber:client' from='{room}/alice' to='{full}'>{user}<status code='110'/></x></presence>"),
+    );
+    w.run();
+    assert!(w
+        .events(0)
+        .iter()
+        .any(|e| matches!(e, Event::RoomJoined { room: r, .. } if r == room)));
+
+    // An invitation into a room we are in is not shown again.
+    w.deliver(
+        0,
+        &format!("<message xmlns='jabber:client' from='{room}' to='{full}'><x xmlns='http://jabber.org/protocol/muc#user'>\
+            <invite from='bob@localhost/web1'/></x></message>"),
+    );
+    w.run();
+    assert!(w.events(0).is_empty());
+
+    // Inviting goes through the room.
+    w.command(
+        0,
+        Command::InviteToRoom {
+            account: a.clone(),
+            room: room.into(),
+            jid: "carol@elsewhere.example".into(),
+        },
+    );
+    let invite = w.relayed.last().cloned().unwrap_or_default();
+    assert_eq!(attr(&invite, "to").as_deref(), Some(room));
+    assert!(
+        invite.contains("<invite to='carol@elsewhere.example'"),
+        "{invite}"
+    );
+
+    // The subject: sent to the room; the room's refusal is reported as such.
+    w.command(
+        0,
+        Command::SetRoomSubject {
+            account: a.clone(),
+            room: room.into(),
+            subject: "Orden del día".into(),
+        },
+    );
+    let subject = w.relayed.last().cloned().unwrap_or_default();
+    assert!(
+        subject.contains("<subject>Orden del día</subject>"),
+        "{subject}"
+    );
+    let id = attr(&subject, "id").unwrap();
+    let forbidden =
+        "<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>";
+    w.deliver(
+        0,
+        &format!("<message xmlns='jabber:client' type='error' id='{id}' from='{room}' to='{full}'>{forbidden}</message>"),
+    );
+    w.run();
+    assert_eq!(
+        w.events(0),
+        [Event::RoomSubjectFailed {
+            account: a.clone(),
+            room: room.into(),
+            condition: "forbidden".into()
+        }]
+    );
+
+    // A message the room refuses is marked failed (it was shown as sent).
+    w.command(
+        0,
+        Command::SendRoomMessage {
+            account: a.clone(),
+            room: room.into(),
+            text: "¿me leen?".into(),
+        },
+    );
+    let events = w.events(0);
+    let Some(Event::RoomMessage { message, .. }) = events.first() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(message.delivery, Delivery::Sent);
+    let local = message.id.clone();
+    let sent = w.relayed.last().cloned().unwrap_or_default();
+    let id = attr(&sent, "id").unwrap();
+    w.deliver(
+        0,
+        &format!("<message xmlns='jabber:client' type='error' id='{id}' from='{room}' to='{full}'>\
+            <error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"),
+    );
+    w.run();
+    assert_eq!(
+        w.events(0),
+        [Event::RoomMessageFailed {
+            account: a.clone(),
+            room: room.into(),
+            id: local,
+            condition: "not-acceptable".into()
+        }]
+    );
+
+    // After a lost connection, the room is entered again with its password.
+    cut(&mut w, 0);
+    let due = w.clients[0].engine.poll_timeout().unwrap();
+    w.now = due;
+    let now = w.now;
+    w.clients[0].engine.handle_timeout(now);
+    w.run();
+    assert!(w.clients[0].online);
+    let rejoin = w
+        .frames
+        .iter()
+        .rev()
+        .find(|f| {
+            f.contains(&format!("to='{room}/alice'")) || f.contains(&format!("to=\"{room}/alice\""))
+        })
+        .cloned()
+        .unwrap_or_default();
+    assert!(rejoin.contains("<password>clave 1</password>"), "{rejoin}");
+}
+
+#[test]
+fn a_room_we_create_gets_its_settings_or_says_it_could_not() {
+    let mut w = World::new(&["alice"]);
+    w.login(0);
+    w.events(0);
+    let a = w.id(0);
+    let full = w.clients[0].full.clone();
+    for (room, form_ok) in [
+        ("nueva@conference.localhost", true),
+        ("rara@conference.localhost", false),
+    ] {
+        w.command(
+            0,
+            Command::JoinRoom {
+                account: a.clone(),
+                room: room.into(),
+                nick: "alice".into(),
+                password: Some(Secret::new("abre sésamo")),
+                new_room: NewRoom {
+                    members_only: true,
+                    persistent: false,
+                },
+            },
+        );
+        w.deliver(
+            0,
+            &format!("<presence xmlns='jabber:client' from='{room}/alice' to='{full}'><x xmlns='http://jabber.org/protocol/muc#user'>\
+                <item affiliation='owner' role='moderator'/><status code='110'/><status code='201'/></x></presence>"),
+        );
+        w.run();
+        let get = w.frames.last().cloned().unwrap_or_default();
+        assert!(
+            get.contains("muc#owner") && attr(&get, "type").as_deref() == Some("get"),
+            "{get}"
+        );
+        let form_type = if form_ok {
+            "http://jabber.org/protocol/muc#roomconfig"
+        } else {
+            "urn:example:other"
+        };
+        w.deliver(
+            0,
+            &format!("<iq xmlns='jabber:client' type='result' id='{}' from='{room}' to='{full}'>\
+                <query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='form'>\
+                <field var='FORM_TYPE' type='hidden'><value>{form_type}</value></field>\
+                <field var='muc#roomconfig_roomsecret' type='text-private'/>\
+                <field var='muc#roomconfig_membersonly' type='boolean'/></x></query></iq>",
+                attr(&get, "id").unwrap()),
+        );
+        w.run();
+        let set = w.frames.last().cloned().unwrap_or_default();
+        assert_eq!(set.contains("abre sésamo"), form_ok, "{set}");
+        assert_eq!(set.contains("muc#roomconfig_membersonly"), form_ok, "{set}");
+        w.deliver(
+            0,
+            &format!(
+                "<iq xmlns='jabber:client' type='result' id='{}' from='{room}' to='{full}'/>",
+                attr(&set, "id").unwrap()
+            ),
+        );
+        w.run();
+        let events = w.events(0);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::RoomJoined { room: r, .. } if r == room)),
+            "{events:?}"
+        );
+        assert_eq!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::RoomNotConfigured { room: r, .. } if r == room)),
+            !form_ok,
+            "{events:?}"
+        );
+    }
 }
 
 #[test]

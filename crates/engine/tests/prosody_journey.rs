@@ -13,8 +13,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use candado_api::{
-    AccountId, AccountSetup, AccountState, Command, Direction, Event, Notice, Padlock, Secret,
-    Subscription,
+    AccountId, AccountSetup, AccountState, Command, Direction, Event, NewRoom, Notice, Padlock,
+    Secret, Subscription,
 };
 use candado_engine::{records, Effect, Engine, SocketId};
 use candado_harness::{fresh_dir, Prosody};
@@ -527,6 +527,8 @@ fn two_engines_meet_in_a_room_in_plaintext() {
             account: alice_id.clone(),
             room: room.clone(),
             nick: "alice".into(),
+            password: None,
+            new_room: NewRoom::default(),
         },
         start,
     );
@@ -536,6 +538,8 @@ fn two_engines_meet_in_a_room_in_plaintext() {
             account: bob_id.clone(),
             room: room.clone(),
             nick: "bob".into(),
+            password: None,
+            new_room: NewRoom::default(),
         },
         start,
     );
@@ -597,6 +601,8 @@ fn two_engines_meet_in_a_room_in_plaintext() {
             account: alice_id.clone(),
             room: "otra@conference.localhost".into(),
             nick: "alice".into(),
+            password: None,
+            new_room: NewRoom::default(),
         },
         start,
     );
@@ -610,6 +616,8 @@ fn two_engines_meet_in_a_room_in_plaintext() {
             account: bob_id.clone(),
             room: "otra@conference.localhost".into(),
             nick: "alice".into(),
+            password: None,
+            new_room: NewRoom::default(),
         },
         start,
     );
@@ -649,4 +657,210 @@ fn two_engines_meet_in_a_room_in_plaintext() {
     j.until("refused", |_, b| {
         b.iter().any(|e| matches!(e, Event::CommandFailed { .. }))
     });
+}
+
+fn join_failed(events: &[Event], room: &str) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        Event::RoomJoinFailed {
+            room: r, condition, ..
+        } if r == room => Some(condition.clone()),
+        _ => None,
+    })
+}
+
+fn joined_room(events: &[Event], room: &str) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, Event::RoomJoined { room: r, .. } if r == room))
+}
+
+fn invited(events: &[Event], room: &str) -> Option<candado_api::Invitation> {
+    events.iter().find_map(|e| match e {
+        Event::RoomInvitation { invitation, .. } if invitation.room == room => {
+            Some(invitation.clone())
+        }
+        _ => None,
+    })
+}
+
+#[test]
+fn password_and_members_only_rooms_invitations_and_the_subject_through_prosody() {
+    let dir = fresh_dir("engine", "room-settings").unwrap();
+    let prosody = Prosody::start(&dir, "localhost").unwrap_or_else(|e| panic!("{e}"));
+    let url = prosody.websocket_url();
+    let mut j = Journey {
+        alice: App::new("alice", 31, new_vault()),
+        bob: App::new("bob", 37, new_vault()),
+        start: Instant::now(),
+        _prosody: prosody,
+        url,
+    };
+    let (alice_id, bob_id) = (j.alice.id(), j.bob.id());
+    let start = j.start;
+    for app in [&mut j.alice, &mut j.bob] {
+        let account = setup(app.name, &j.url);
+        app.command(Command::Register { account }, start);
+    }
+    j.until("both online", |a, b| online(a) && online(b));
+    j.clear();
+    let join = |room: &str, nick: &str, account: &AccountId, password: Option<&str>, new_room| {
+        Command::JoinRoom {
+            account: account.clone(),
+            room: room.into(),
+            nick: nick.into(),
+            password: password.map(Secret::new),
+            new_room,
+        }
+    };
+
+    // alice creates a password-protected, persistent room through its configuration form.
+    let secret_room = "clave@conference.localhost";
+    let keep = NewRoom {
+        members_only: false,
+        persistent: true,
+    };
+    j.alice.command(
+        join(secret_room, "alice", &alice_id, Some("abre sésamo"), keep),
+        start,
+    );
+    j.until("alice created the room", |a, _| joined_room(a, secret_room));
+    assert!(
+        !j.alice
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::RoomNotConfigured { .. })),
+        "Prosody took the settings: {:#?}",
+        j.alice.events
+    );
+    assert!(j
+        .alice
+        .sent
+        .iter()
+        .any(|f| f.contains("muc#roomconfig_roomsecret")
+            && f.contains("muc#roomconfig_persistentroom")
+            && f.contains("type='submit'")));
+
+    // bob without the password, then with a wrong one: not-authorized both times.
+    for password in [None, Some("ábrete")] {
+        j.bob.command(
+            join(secret_room, "bob", &bob_id, password, NewRoom::default()),
+            start,
+        );
+        j.until("bob refused", |_, b| join_failed(b, secret_room).is_some());
+        assert_eq!(
+            join_failed(&j.bob.events, secret_room).as_deref(),
+            Some("not-authorized")
+        );
+        j.clear();
+    }
+
+    // alice invites bob through the room; Prosody adds the password; bob joins with it.
+    j.alice.command(
+        Command::InviteToRoom {
+            account: alice_id.clone(),
+            room: secret_room.into(),
+            jid: "bob@localhost".into(),
+        },
+        start,
+    );
+    j.until("bob invited", |_, b| invited(b, secret_room).is_some());
+    let invitation = invited(&j.bob.events, secret_room).unwrap();
+    // The room hides addresses from participants: the inviter is named by nickname.
+    assert_eq!(invitation.from, None);
+    assert_eq!(invitation.from_nick.as_deref(), Some("alice"));
+    assert!(
+        invitation.mediated && invitation.has_password,
+        "{invitation:?}"
+    );
+    assert!(!invitation.from_contact, "they are not contacts");
+    assert!(
+        !joined_room(&j.bob.events, secret_room),
+        "never joined by itself"
+    );
+    j.bob.command(
+        join(secret_room, "bob", &bob_id, None, NewRoom::default()),
+        start,
+    );
+    j.until("bob in the secret room", |a, b| {
+        joined_room(b, secret_room)
+            && a.iter().any(|e| {
+                matches!(e, Event::RoomOccupants { room, nicks, .. }
+                    if room == secret_room && nicks == &["alice", "bob"])
+            })
+    });
+    j.clear();
+
+    // The owner sets the subject: both see it. bob (a participant) may not.
+    j.alice.command(
+        Command::SetRoomSubject {
+            account: alice_id.clone(),
+            room: secret_room.into(),
+            subject: "Orden del día".into(),
+        },
+        start,
+    );
+    let subject_is = |events: &[Event], text: &str| {
+        events
+            .iter()
+            .any(|e| matches!(e, Event::RoomSubject { subject, .. } if subject == text))
+    };
+    j.until("the subject", |a, b| {
+        subject_is(a, "Orden del día") && subject_is(b, "Orden del día")
+    });
+    j.bob.command(
+        Command::SetRoomSubject {
+            account: bob_id.clone(),
+            room: secret_room.into(),
+            subject: "Otra cosa".into(),
+        },
+        start,
+    );
+    j.until("bob's subject refused", |_, b| {
+        b.iter().any(|e| {
+            matches!(e, Event::RoomSubjectFailed { room, condition, .. }
+                if room == secret_room && condition == "forbidden")
+        })
+    });
+    assert!(!subject_is(&j.alice.events, "Otra cosa"));
+    j.clear();
+
+    // A members-only room: bob is turned away until alice invites him (which makes him a member).
+    let club = "club@conference.localhost";
+    let members = NewRoom {
+        members_only: true,
+        persistent: false,
+    };
+    j.alice
+        .command(join(club, "alice", &alice_id, None, members), start);
+    j.until("alice created the club", |a, _| joined_room(a, club));
+    assert!(!j
+        .alice
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::RoomNotConfigured { .. })));
+    j.bob
+        .command(join(club, "bob", &bob_id, None, NewRoom::default()), start);
+    j.until("bob turned away", |_, b| join_failed(b, club).is_some());
+    assert_eq!(
+        join_failed(&j.bob.events, club).as_deref(),
+        Some("registration-required")
+    );
+    j.alice.command(
+        Command::InviteToRoom {
+            account: alice_id.clone(),
+            room: club.into(),
+            jid: "bob@localhost".into(),
+        },
+        start,
+    );
+    j.until("bob invited to the club", |_, b| invited(b, club).is_some());
+    assert!(!invited(&j.bob.events, club).unwrap().has_password);
+    j.bob
+        .command(join(club, "bob", &bob_id, None, NewRoom::default()), start);
+    j.until("bob in the club", |_, b| joined_room(b, club));
+
+    // The password never reached an event.
+    for app in [&j.alice, &j.bob] {
+        assert!(!format!("{:?}", app.events).contains("sésamo"));
+    }
 }

@@ -319,9 +319,15 @@ pub fn registration_failure_text(condition: &str, text: Option<&str>, t: &Texts)
 }
 
 /// Why entering a room failed, in words: `conflict` means the nickname is in use there.
-pub fn room_failure_text(condition: &str, text: Option<&str>, t: &Texts) -> String {
+pub fn room_failure_text(
+    condition: &str,
+    text: Option<&str>,
+    with_password: bool,
+    t: &Texts,
+) -> String {
     match condition {
         "conflict" => t.room_conflict.clone(),
+        "not-authorized" if with_password => t.room_wrong_password.clone(),
         "not-authorized" => t.room_not_authorized.clone(),
         "forbidden" | "registration-required" => t.room_forbidden.clone(),
         _ => match text {
@@ -516,11 +522,21 @@ mod tests {
     #[test]
     fn room_refusals_in_words() {
         let es = Lang::Es.texts();
-        assert!(room_failure_text("conflict", None, es).contains("apodo ya está en uso"));
+        assert!(room_failure_text("conflict", None, false, es).contains("apodo ya está en uso"));
         let en = Lang::En.texts();
-        assert!(room_failure_text("conflict", Some("x"), en).contains("nickname"));
-        assert!(room_failure_text("item-not-found", None, en).contains("item-not-found"));
-        assert!(room_failure_text("gone", Some("closed"), en).contains("closed"));
+        assert!(room_failure_text("conflict", Some("x"), false, en).contains("nickname"));
+        assert!(room_failure_text("item-not-found", None, false, en).contains("item-not-found"));
+        assert!(room_failure_text("gone", Some("closed"), false, en).contains("closed"));
+        // A missing password and a wrong one are told apart.
+        assert_eq!(
+            room_failure_text("not-authorized", None, false, en),
+            "This room needs a password: type it and join again."
+        );
+        assert_eq!(
+            room_failure_text("not-authorized", None, true, en),
+            "That is not the room's password."
+        );
+        assert!(room_failure_text("not-authorized", None, false, es).contains("contraseña"));
         assert_eq!(default_nick("alice@localhost"), "alice");
         assert_eq!(default_nick("bob"), "bob");
     }

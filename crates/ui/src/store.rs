@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use candado_api::{
     AccountFailure, AccountId, AccountState, ChatMessage, Command, CommandFailure, ConnectionState,
-    Contact, Direction, Event, Form, Notice, OtrPolicy, PadlockView, RoomMessage, SavedAccount,
-    ServerConfig, VaultFailure, VaultState,
+    Contact, Delivery, Direction, Event, Form, Invitation, NewRoom, Notice, OtrPolicy, PadlockView,
+    RoomMessage, SavedAccount, ServerConfig, VaultFailure, VaultState,
 };
 use leptos::prelude::*;
 
@@ -65,6 +65,17 @@ pub struct Room {
     pub occupants: Vec<String>,
     /// The messages, oldest first.
     pub messages: Vec<RoomMessage>,
+    /// What went wrong in the room, shown on its screen until the next action there.
+    pub problem: Option<RoomProblem>,
+}
+
+/// A room-specific problem shown on the group screen.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RoomProblem {
+    /// The room refused our subject (XMPP condition).
+    SubjectRefused(String),
+    /// We created the room but it could not take the settings asked for.
+    NotConfigured,
 }
 
 /// Entering a room failed.
@@ -76,6 +87,8 @@ pub struct RoomError {
     pub condition: String,
     /// The server's text.
     pub text: Option<String>,
+    /// We gave a password (so `not-authorized` means a wrong one, not a missing one).
+    pub with_password: bool,
 }
 
 /// An error shown on the add-account screen.
@@ -144,6 +157,10 @@ pub struct Store {
     pub room_error: RwSignal<Option<RoomError>>,
     /// The room the person just asked to enter: it opens once the room accepts.
     pub room_to_open: RwSignal<Option<(AccountId, String)>>,
+    /// Whether the last attempt to enter a room gave a password.
+    pub room_join_with_password: RwSignal<bool>,
+    /// Room invitations waiting for an answer, per account (newest last).
+    pub invitations: RwSignal<BTreeMap<AccountId, Vec<Invitation>>>,
     /// Own fingerprints per account.
     pub own_fingerprints: RwSignal<BTreeMap<AccountId, String>>,
     /// The default OTR policy of each logged-in account, as the worker reports it.
@@ -199,6 +216,8 @@ impl Store {
             rooms: RwSignal::new(BTreeMap::new()),
             room_error: RwSignal::new(None),
             room_to_open: RwSignal::new(None),
+            room_join_with_password: RwSignal::new(false),
+            invitations: RwSignal::new(BTreeMap::new()),
             own_fingerprints: RwSignal::new(BTreeMap::new()),
             policies: RwSignal::new(BTreeMap::new()),
             smp_incoming: RwSignal::new(None),
@@ -257,10 +276,28 @@ impl Store {
         })
     }
 
-    /// Asks to enter `room` as `nick`; the room shows as "joining" until the worker answers.
-    pub fn join_room(&self, account: AccountId, room: String, nick: String) {
+    /// Asks to enter `room` as `nick` (with `password`, or the one of an invitation into it; a room
+    /// this creates gets `new_room`'s settings); the room shows as "joining" until the worker
+    /// answers. An invitation into the room is answered by this.
+    pub fn join_room(
+        &self,
+        account: AccountId,
+        room: String,
+        nick: String,
+        password: Option<String>,
+        new_room: NewRoom,
+    ) {
         self.room_error.set(None);
         self.command_error.set(None);
+        let password = password.filter(|p| !p.is_empty());
+        self.room_join_with_password.set(
+            password.is_some()
+                || self.invitations.with_untracked(|all| {
+                    all.get(&account)
+                        .is_some_and(|l| l.iter().any(|i| i.room == room && i.has_password))
+                }),
+        );
+        self.drop_invitation(&account, &room);
         self.rooms.update(|all| {
             all.entry((account.clone(), room.clone())).or_default();
         });
@@ -269,6 +306,38 @@ impl Store {
             account,
             room,
             nick,
+            password: password.map(|p| p.as_str().into()),
+            new_room,
+        });
+    }
+
+    /// Declines the invitation into `room`.
+    pub fn decline_invitation(&self, account: AccountId, room: String) {
+        self.drop_invitation(&account, &room);
+        self.send(Command::DeclineInvitation { account, room });
+    }
+
+    fn drop_invitation(&self, account: &AccountId, room: &str) {
+        if self.invitations.with_untracked(|all| {
+            all.get(account)
+                .is_some_and(|l| l.iter().any(|i| i.room == room))
+        }) {
+            self.invitations.update(|all| {
+                if let Some(list) = all.get_mut(account) {
+                    list.retain(|i| i.room != room);
+                }
+            });
+        }
+    }
+
+    /// Sets the subject of the room on show, clearing the room's last problem.
+    pub fn set_room_subject(&self, account: AccountId, room: String, subject: String) {
+        self.command_error.set(None);
+        self.room(account.clone(), room.clone(), |r| r.problem = None);
+        self.send(Command::SetRoomSubject {
+            account,
+            room,
+            subject,
         });
     }
 
@@ -308,6 +377,7 @@ impl Store {
         self.rooms.set(BTreeMap::new());
         self.room_error.set(None);
         self.room_to_open.set(None);
+        self.invitations.set(BTreeMap::new());
         self.own_fingerprints.set(BTreeMap::new());
         self.smp_incoming.set(None);
         self.setup.set(None);
@@ -545,6 +615,7 @@ impl Store {
                     room,
                     condition,
                     text,
+                    with_password: self.room_join_with_password.get_untracked(),
                 }));
             }
             Event::RoomLeft { account, room, .. } => {
@@ -580,6 +651,34 @@ impl Store {
                     self.announce_polite(fill(&t.new_room_message, "room", &room));
                 }
                 self.room(account, room, |r| r.messages.push(message));
+            }
+            Event::RoomMessageFailed {
+                account, room, id, ..
+            } => self.room(account, room, |r| {
+                if let Some(m) = r.messages.iter_mut().find(|m| m.id == id && m.own) {
+                    m.delivery = Delivery::Failed;
+                }
+            }),
+            Event::RoomSubjectFailed {
+                account,
+                room,
+                condition,
+            } => self.room(account, room, |r| {
+                r.problem = Some(RoomProblem::SubjectRefused(condition));
+            }),
+            Event::RoomNotConfigured { account, room } => self.room(account, room, |r| {
+                r.problem = Some(RoomProblem::NotConfigured);
+            }),
+            Event::RoomInvitation {
+                account,
+                invitation,
+            } => {
+                self.announce_polite(fill(&t.new_invitation, "room", &invitation.room));
+                self.invitations.update(|all| {
+                    let list = all.entry(account).or_default();
+                    list.retain(|i| i.room != invitation.room);
+                    list.push(invitation);
+                });
             }
             Event::CommandFailed { account, kind, .. } => {
                 let adding = self.setup.get_untracked().is_some()
@@ -617,6 +716,9 @@ impl Store {
             // `Reconnecting`, and the worker enters the rooms again by itself).
             self.rooms
                 .update(|all| all.retain(|(a, _), _| *a != account));
+            self.invitations.update(|all| {
+                all.remove(&account);
+            });
             if self.route.with_untracked(|r| matches!(r, Route::Group(_)))
                 && self.current.get_untracked().as_ref() == Some(&account)
             {

@@ -671,6 +671,7 @@ async fn group_chats_join_with_a_permanent_banner_and_text_only_messages() {
             nick: "bob".into(),
             text: "<b>hola</b> ?OTR:AAMD".into(),
             own: false,
+            delivery: Delivery::Received,
             at: 1,
         },
     })
@@ -696,6 +697,7 @@ async fn group_chats_join_with_a_permanent_banner_and_text_only_messages() {
             nick: "ali".into(),
             text: "hola a todos".into(),
             own: true,
+            delivery: Delivery::Sent,
             at: 2,
         },
     })
@@ -713,6 +715,7 @@ async fn group_chats_join_with_a_permanent_banner_and_text_only_messages() {
             nick: "bob".into(),
             text: "secreto".into(),
             own: false,
+            delivery: Delivery::Received,
             at: 3,
         },
     })
@@ -753,6 +756,211 @@ async fn group_chats_join_with_a_permanent_banner_and_text_only_messages() {
     })
     .await;
     assert!(m.find("li.room").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn room_passwords_invitations_subject_and_refused_messages() {
+    let m = mount();
+    m.unlocked_with_alice_online().await;
+    m.apply(Event::Roster {
+        account: alice(),
+        contacts: vec![Contact {
+            jid: "bob@localhost".into(),
+            name: None,
+            subscription: Subscription::Both,
+            pending_out: false,
+            presence: Presence::Available,
+        }],
+    })
+    .await;
+    let room = "secreta@conference.localhost";
+    // A password and the settings for a new room go with the join.
+    m.type_in("#join-room-jid", room).await;
+    m.type_in("#join-room-password", "abre sésamo").await;
+    m.click("#join-room-members-only").await;
+    m.click("#join-room").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::JoinRoom { password: Some(p), new_room, .. }]
+            if p.expose() == "abre sésamo" && new_room.members_only && !new_room.persistent),
+        "{sent:?}"
+    );
+    // The password field is emptied; a wrong password is told apart from a missing one.
+    assert_eq!(
+        m.get("#join-room-password")
+            .unchecked_into::<HtmlInputElement>()
+            .value(),
+        ""
+    );
+    m.apply(Event::RoomJoinFailed {
+        account: alice(),
+        room: room.into(),
+        condition: "not-authorized".into(),
+        text: None,
+    })
+    .await;
+    assert!(
+        m.text("#rooms-error")
+            .contains("Esa no es la contraseña de la sala"),
+        "{}",
+        m.text("#rooms-error")
+    );
+    m.type_in("#join-room-jid", room).await;
+    m.click("#join-room").await;
+    m.take_sent();
+    m.apply(Event::RoomJoinFailed {
+        account: alice(),
+        room: room.into(),
+        condition: "not-authorized".into(),
+        text: None,
+    })
+    .await;
+    assert!(
+        m.text("#rooms-error")
+            .contains("Esta sala pide una contraseña"),
+        "{}",
+        m.text("#rooms-error")
+    );
+
+    // Invitations: a contact's and a stranger's, never joined by themselves.
+    let invitation = |room: &str, from: &str, from_contact: bool| Event::RoomInvitation {
+        account: alice(),
+        invitation: Invitation {
+            room: room.into(),
+            from: Some(from.into()),
+            from_nick: None,
+            from_contact,
+            reason: Some("<b>vení</b>".into()),
+            has_password: from_contact,
+            mediated: true,
+        },
+    };
+    m.apply(invitation(room, "bob@localhost", true)).await;
+    m.apply(invitation(
+        "otra@conference.localhost",
+        "eve@evil.example",
+        false,
+    ))
+    .await;
+    assert!(m.take_sent().is_empty());
+    assert_eq!(m.all("#invitations li.invitation").len(), 2);
+    let bob_inv = format!("li.invitation[data-room='{room}']");
+    assert_eq!(m.attr(&bob_inv, "data-stranger").as_deref(), Some("false"));
+    assert_eq!(
+        m.attr(
+            "li.invitation[data-room='otra@conference.localhost']",
+            "data-stranger"
+        )
+        .as_deref(),
+        Some("true")
+    );
+    assert!(m
+        .text("li.invitation[data-room='otra@conference.localhost']")
+        .contains("No está entre tus contactos"));
+    assert_eq!(
+        m.text(&format!("{bob_inv} .invitation-reason")),
+        "<b>vení</b>"
+    );
+    assert!(m.find(".invitation-reason b").is_none());
+    m.click("li.invitation[data-room='otra@conference.localhost'] .invitation-decline")
+        .await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::DeclineInvitation { room: r, .. }] if r == "otra@conference.localhost"),
+        "{sent:?}"
+    );
+    m.click(&format!("{bob_inv} .invitation-join")).await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::JoinRoom { room: r, password: None, nick, .. }] if r == room && nick == "alice"),
+        "{sent:?}"
+    );
+    assert!(m.find("li.invitation").is_none());
+    m.apply(Event::RoomJoined {
+        account: alice(),
+        room: room.into(),
+        nick: "alice".into(),
+        subject: None,
+    })
+    .await;
+    assert_eq!(m.screen(), "group");
+
+    // The subject: sent; a refusal is said on the room's screen.
+    m.type_in("#room-subject-input", "Orden del día").await;
+    m.click("#room-subject-set").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::SetRoomSubject { room: r, subject, .. }] if r == room && subject == "Orden del día"),
+        "{sent:?}"
+    );
+    m.apply(Event::RoomSubjectFailed {
+        account: alice(),
+        room: room.into(),
+        condition: "forbidden".into(),
+    })
+    .await;
+    assert!(
+        m.text("#room-error").contains("no te deja cambiar el tema"),
+        "{}",
+        m.text("#room-error")
+    );
+
+    // Inviting a contact, through the room.
+    m.type_in("#room-invite-jid", "bob@localhost").await;
+    m.click("#room-invite").await;
+    let sent = m.take_sent();
+    assert!(
+        matches!(sent.as_slice(), [Command::InviteToRoom { room: r, jid, .. }] if r == room && jid == "bob@localhost"),
+        "{sent:?}"
+    );
+    assert!(m.text("#room-invite-status").contains("bob@localhost"));
+
+    // A message the room refuses is marked failed.
+    m.apply(Event::RoomMessage {
+        account: alice(),
+        room: room.into(),
+        message: RoomMessage {
+            id: "m9".into(),
+            nick: "alice".into(),
+            text: "¿me leen?".into(),
+            own: true,
+            delivery: Delivery::Sent,
+            at: 9,
+        },
+    })
+    .await;
+    assert_eq!(
+        m.attr("li.room-message[data-id='m9']", "data-delivery")
+            .as_deref(),
+        Some("sent")
+    );
+    m.apply(Event::RoomMessageFailed {
+        account: alice(),
+        room: room.into(),
+        id: "m9".into(),
+        condition: "forbidden".into(),
+    })
+    .await;
+    assert_eq!(
+        m.attr("li.room-message[data-id='m9']", "data-delivery")
+            .as_deref(),
+        Some("failed")
+    );
+    assert!(m
+        .text("li.room-message[data-id='m9']")
+        .contains("No enviado"));
+
+    // A room created without the settings asked for says so.
+    m.apply(Event::RoomNotConfigured {
+        account: alice(),
+        room: room.into(),
+    })
+    .await;
+    assert!(
+        m.text("#room-error").contains("no tiene contraseña"),
+        "{}",
+        m.text("#room-error")
+    );
 }
 
 #[wasm_bindgen_test]

@@ -80,9 +80,12 @@
 //!   [`Command::QueryDiscoItems`], with answers accepted only from the entity asked.
 //! * XEP-0115 caps: our hash in every presence we send; others' in [`Event::Presence`].
 //! * XEP-0191 blocking: list, block, unblock, pushes from our account.
-//! * XEP-0045 group chat: join (nickname conflicts as [`Event::RoomJoinFailed`]; a room we
-//!   create is configured as an instant room before [`Event::RoomJoined`]), leave and
-//!   removal, occupants, subject, group messages (kind [`MessageKind::Groupchat`]).
+//! * XEP-0045 group chat: join, with a password (nickname conflicts and wrong passwords as
+//!   [`Event::RoomJoinFailed`]; a room we create is configured before [`Event::RoomJoined`]:
+//!   password, members-only and persistence through its `muc#roomconfig` form when asked
+//!   ([`RoomConfig`]), else as an instant room), leave and removal, occupants, subject, group
+//!   messages (kind [`MessageKind::Groupchat`]), mediated invitations sent, received and
+//!   declined, and XEP-0249 direct invitations received ([`Event::RoomInvitation`]).
 //! * XEP-0363 upload slot requests ([`Event::UploadSlot`]; only the allowed headers).
 //! * XEP-0156 host-meta parsing, XML and JSON ([`host_meta`]); fetching is the runtime's job.
 //!
@@ -92,8 +95,8 @@
 //! used over WebSocket). Whether an `ApproveSubscription` answers a request is judged from
 //! what this session saw (requests received, `from`/`both` in roster results and pushes),
 //! not from server state it was not told about. MUC: no room
-//! configuration beyond instant rooms, no moderation commands, no invitations, no nickname
-//! change command; rooms are not rejoined after a fresh (non-resumed) session. Caps of
+//! configuration beyond password, members-only and persistence, no moderation commands, no
+//! direct invitations sent, no nickname change command; rooms are not rejoined after a fresh (non-resumed) session. Caps of
 //! others are reported, not cached or verified against their disco answer.
 
 //! # Example: log in and send a message
@@ -189,6 +192,6 @@ pub use session::{Resumption, Session};
 pub use sm::UnackedStanza;
 pub use types::{
     Caps, CarbonDirection, ChatState, CloseReason, Command, CommandError, Config, DiscoIdentity,
-    DiscoItem, Event, MessageKind, Occupant, OutgoingMessage, ProtocolError, RosterItem, Show,
-    StanzaErrorInfo, Subscription, Timestamp, Transport,
+    DiscoItem, Event, MessageKind, Occupant, OutgoingMessage, ProtocolError, RoomConfig,
+    RosterItem, Show, StanzaErrorInfo, Subscription, Timestamp, Transport, MAX_INVITATION_TEXT,
 };

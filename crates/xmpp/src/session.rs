@@ -241,6 +241,14 @@ enum Pending {
     InstantRoom {
         room: BareJid,
         nick: String,
+        /// The form was filled in with settings (a refusal then falls back to an instant room).
+        configured: bool,
+    },
+    /// The configuration form of a room we created, to fill in with these settings.
+    RoomForm {
+        room: BareJid,
+        nick: String,
+        config: crate::types::RoomConfig,
     },
 }
 
@@ -1037,8 +1045,9 @@ impl Session {
                 nick,
                 password,
                 history,
+                config,
             } => {
-                let presence = muc::join(&room, &nick, password.as_deref(), history)
+                let presence = muc::join(&room, &nick, password.as_ref(), history)
                     .ok_or(CommandError::Invalid("not a valid nickname"))?;
                 let mut presence = presence;
                 presence.append_child(self.info.caps_element());
@@ -1048,9 +1057,23 @@ impl Session {
                     Room {
                         nick,
                         joined: false,
+                        config: config.filter(|c| !c.is_default()),
                     },
                 );
                 None
+            }
+            Command::InviteToRoom { room, to, reason } => {
+                if !self.rooms.get(&room).is_some_and(|r| r.joined) {
+                    return Err(CommandError::Invalid("not in that room"));
+                }
+                let id = self.new_id();
+                self.send(&muc::invite(&room, id.clone(), &to, reason));
+                Some(id)
+            }
+            Command::DeclineInvitation { room, to, reason } => {
+                let id = self.new_id();
+                self.send(&muc::decline(&room, id.clone(), &to, reason));
+                Some(id)
             }
             Command::LeaveRoom { room, status } => {
                 let nick = self
@@ -1105,7 +1128,11 @@ impl Session {
             match self.pending.remove(&id) {
                 // Answered already, or not waited for this way.
                 None => {}
-                Some(p @ (Pending::Keepalive | Pending::InstantRoom { .. })) => {
+                Some(
+                    p @ (Pending::Keepalive
+                    | Pending::InstantRoom { .. }
+                    | Pending::RoomForm { .. }),
+                ) => {
                     self.pending.insert(id, p);
                 }
                 Some(_) => self.events.push_back(Event::RequestFailed {
@@ -1790,6 +1817,10 @@ impl Session {
             self.events.push_back(ev);
             return;
         }
+        if let Some(ev) = muc::invitation(&element) {
+            self.events.push_back(ev);
+            return;
+        }
         if let Some(room) = self.room_of(&element) {
             if let Some(ev) = muc::subject_event(&room, &element) {
                 self.events.push_back(ev);
@@ -1832,16 +1863,23 @@ impl Session {
                     }
                     None => room.nick.clone(),
                 };
+                let config = room.config.take();
                 self.events.extend(evs);
                 let id = self.new_id();
-                self.send(&muc::instant_room(&room_jid, id.clone()));
-                self.pending.insert(
-                    id,
-                    Pending::InstantRoom {
-                        room: room_jid,
-                        nick,
-                    },
-                );
+                match config {
+                    Some(config) => {
+                        self.send(&muc::config_request(&room_jid, id.clone()));
+                        self.pending.insert(
+                            id,
+                            Pending::RoomForm {
+                                room: room_jid,
+                                nick,
+                                config,
+                            },
+                        );
+                    }
+                    None => self.instant_room(id, room_jid, nick),
+                }
             }
             muc::Outcome::Gone(evs) => {
                 self.rooms.remove(&room_jid);
@@ -1908,7 +1946,9 @@ impl Session {
                     self.on_extension_result(from, &id, payload);
                     return;
                 }
-                if self.on_instant_room_answer(&id, from.as_ref(), None) {
+                if self.on_instant_room_answer(&id, from.as_ref(), None)
+                    || self.on_room_form(&id, from.as_ref(), Ok(payload.as_ref()))
+                {
                     return;
                 }
                 if !self.is_our_server(from.as_ref()) {
@@ -1943,7 +1983,7 @@ impl Session {
                         self.events.push_back(Event::RequestSucceeded { id });
                     }
                     Some(Pending::Keepalive) => self.keepalive_answered(&id),
-                    Some(Pending::InstantRoom { .. }) | None => {}
+                    Some(Pending::InstantRoom { .. } | Pending::RoomForm { .. }) | None => {}
                     Some(
                         Pending::DiscoInfo
                         | Pending::DiscoItems
@@ -1954,7 +1994,9 @@ impl Session {
                 }
             }
             Iq::Error { from, id, .. } => {
-                if self.on_instant_room_answer(&id, from.as_ref(), Some(&error)) {
+                if self.on_instant_room_answer(&id, from.as_ref(), Some(&error))
+                    || self.on_room_form(&id, from.as_ref(), Err(&error))
+                {
                     return;
                 }
                 if self.is_extension_request(&id) {
@@ -1981,7 +2023,7 @@ impl Session {
                     ) => {
                         self.events.push_back(Event::RequestFailed { id, error });
                     }
-                    Some(Pending::InstantRoom { .. }) => {}
+                    Some(Pending::InstantRoom { .. } | Pending::RoomForm { .. }) => {}
                     // Any answer proves the stream is alive.
                     Some(Pending::Keepalive) => self.keepalive_answered(&id),
                     None => {}
@@ -2015,10 +2057,25 @@ impl Session {
         if !from.is_some_and(|f| f.resource().is_none() && f.to_bare() == *room) {
             return true;
         }
-        let Some(Pending::InstantRoom { room, nick }) = self.pending.remove(id) else {
+        let Some(Pending::InstantRoom {
+            room,
+            nick,
+            configured,
+        }) = self.pending.remove(id)
+        else {
             return true;
         };
         if let Some(error) = error {
+            if configured {
+                // The settings were refused: open the room as it is rather than leave it locked.
+                self.events.push_back(Event::RoomNotConfigured {
+                    room: room.clone(),
+                    reason: format!("the room refused the settings: {}", error.condition),
+                });
+                let id = self.new_id();
+                self.instant_room(id, room, nick);
+                return true;
+            }
             // We are in the room, but it stays locked for others.
             self.events.push_back(Event::StanzaDropped {
                 reason: format!(
@@ -2032,6 +2089,67 @@ impl Session {
             nick,
             created: true,
         });
+        true
+    }
+
+    /// Accepts the default configuration of the room we created (XEP-0045 §10.1.2).
+    fn instant_room(&mut self, id: String, room: BareJid, nick: String) {
+        self.send(&muc::instant_room(&room, id.clone()));
+        self.pending.insert(
+            id,
+            Pending::InstantRoom {
+                room,
+                nick,
+                configured: false,
+            },
+        );
+    }
+
+    /// The room's configuration form (or its refusal to send one): filled in with the
+    /// settings asked for, or, when it cannot take them, the instant room instead. Returns
+    /// whether `id` was such a request. The answer must come from the room.
+    fn on_room_form(
+        &mut self,
+        id: &str,
+        from: Option<&Jid>,
+        answer: Result<Option<&Element>, &crate::types::StanzaErrorInfo>,
+    ) -> bool {
+        let Some(Pending::RoomForm { room, .. }) = self.pending.get(id) else {
+            return false;
+        };
+        if !from.is_some_and(|f| f.resource().is_none() && f.to_bare() == *room) {
+            return true;
+        }
+        let Some(Pending::RoomForm { room, nick, config }) = self.pending.remove(id) else {
+            return true;
+        };
+        let next = self.new_id();
+        let submit = match answer {
+            Ok(query) => {
+                muc::config_submit(&room, next.clone(), query, &config).map_err(str::to_owned)
+            }
+            Err(error) => Err(format!("no configuration form: {}", error.condition)),
+        };
+        match submit {
+            Ok(iq) => {
+                self.send(&iq);
+                self.pending.insert(
+                    next,
+                    Pending::InstantRoom {
+                        room,
+                        nick,
+                        configured: true,
+                    },
+                );
+            }
+            Err(reason) => {
+                self.events.push_back(Event::RoomNotConfigured {
+                    room: room.clone(),
+                    reason,
+                });
+                self.instant_room(next, room, nick);
+            }
+        }
         true
     }
 

@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::credentials::CredentialError;
-use crate::framing::{parse_frame, FrameError, Limits};
+use crate::framing::{parse_frame, serialise, FrameError, Limits};
 use crate::register::FieldValue;
-use crate::types::{MessageKind, RosterItem, Show, StanzaErrorInfo, Subscription};
+use crate::types::{MessageKind, RoomConfig, RosterItem, Show, StanzaErrorInfo, Subscription};
 
 const PASSWORD: &str = "r0m30myr0m30";
 const SALT: &[u8] = b"prosody-salt-123";
@@ -3195,6 +3195,7 @@ fn muc_join_conflict_retry_created_room_and_leave() {
             nick: nick.into(),
             password: None,
             history: Some(0),
+            config: None,
         })
         .unwrap();
         c.one_tx()
@@ -3298,6 +3299,7 @@ fn rooms_survive_resumption() {
             nick: "juliet".into(),
             password: None,
             history: None,
+            config: None,
         })
         .unwrap();
         let _ = c.tx();
@@ -3395,6 +3397,7 @@ fn invalid_extension_results_are_dropped_not_fatal() {
         nick: "n".into(),
         password: None,
         history: None,
+        config: None,
     })
     .unwrap();
     let _ = c.tx();
@@ -3411,6 +3414,7 @@ fn rooms_are_reported_left_when_resumption_fails() {
         nick: "juliet".into(),
         password: None,
         history: None,
+        config: None,
     })
     .unwrap();
     let _ = c.tx();
@@ -3451,5 +3455,230 @@ fn rooms_are_reported_left_when_resumption_fails() {
             status: None
         }),
         Err(CommandError::Invalid(_))
+    ));
+}
+
+/// The configuration form Prosody 0.12 sends for a new room (shortened).
+const PROSODY_ROOM_FORM: &str = "<query xmlns='http://jabber.org/protocol/muc#owner'>\
+    <x xmlns='jabber:x:data' type='form'>\
+    <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\
+    <field var='muc#roomconfig_roomname' type='text-single'/>\
+    <field var='muc#roomconfig_persistentroom' type='boolean'><value>0</value></field>\
+    <field var='muc#roomconfig_membersonly' type='boolean'><value>0</value></field>\
+    <field var='muc#roomconfig_roomsecret' type='text-private'/>\
+    </x></query>";
+
+#[test]
+fn a_created_room_gets_the_settings_asked_for_or_opens_as_an_instant_room() {
+    let created = |c: &mut Client, room: &str, config: Option<RoomConfig>| {
+        c.s.handle_command(Command::JoinRoom {
+            room: room.parse().unwrap(),
+            nick: "juliet".into(),
+            password: config.as_ref().and_then(|c| c.password.clone()),
+            history: None,
+            config,
+        })
+        .unwrap();
+        let join = c.one_tx();
+        c.feed(&format!(
+            "<presence xmlns='jabber:client' from='{room}/juliet'>\
+             <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' \
+             role='moderator'/><status code='110'/><status code='201'/></x></presence>"
+        ));
+        let _ = c.events();
+        join
+    };
+    let settings = RoomConfig {
+        password: Some(Password::new("cauldron burn")),
+        members_only: true,
+        persistent: true,
+    };
+    assert!(!format!("{settings:?}").contains("cauldron"));
+    let mut c = online();
+    let join = created(&mut c, "coven@chat.example.com", Some(settings.clone()));
+    assert!(serialise(&join).contains("<password>cauldron burn</password>"));
+    // The session asks for the form, not the instant room.
+    let get = c.one_tx();
+    assert_eq!(get.attr("type"), Some("get"));
+    // A form from someone else than the room is ignored.
+    reply_to(&mut c, &get, Some("example.com"), PROSODY_ROOM_FORM);
+    assert!(c.events().is_empty() && c.tx().is_empty());
+    reply_to(
+        &mut c,
+        &get,
+        Some("coven@chat.example.com"),
+        PROSODY_ROOM_FORM,
+    );
+    let set = c.one_tx();
+    let submitted = serialise(&set);
+    assert_eq!(set.attr("type"), Some("set"));
+    for wanted in [
+        "<value>cauldron burn</value>",
+        "var='muc#roomconfig_membersonly'",
+        "var='muc#roomconfig_persistentroom'",
+        "type='submit'",
+    ] {
+        assert!(submitted.contains(wanted), "{wanted} in {submitted}");
+    }
+    // Prosody's form has no `passwordprotectedroom`: none is invented.
+    assert!(!submitted.contains("passwordprotectedroom"), "{submitted}");
+    assert!(c.events().is_empty(), "RoomJoined waits for the room");
+    reply_to(&mut c, &set, Some("coven@chat.example.com"), "");
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomJoined { created: true, .. }]
+    ));
+
+    // A form that is not a room configuration form: the instant room, and it is said.
+    let _ = created(&mut c, "odd@chat.example.com", Some(settings.clone()));
+    let get = c.one_tx();
+    reply_to(
+        &mut c,
+        &get,
+        Some("odd@chat.example.com"),
+        "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' \
+         type='form'><field var='FORM_TYPE' type='hidden'><value>urn:example</value></field>\
+         </x></query>",
+    );
+    assert!(
+        matches!(&c.events()[..], [Event::RoomNotConfigured { reason, .. }] if reason.contains("not a room"))
+    );
+    let instant = c.one_tx();
+    assert!(serialise(&instant).contains("type='submit'"));
+    assert!(!serialise(&instant).contains("cauldron"));
+    reply_to(&mut c, &instant, Some("odd@chat.example.com"), "");
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomJoined { created: true, .. }]
+    ));
+
+    // The form request refused: the instant room.
+    let _ = created(&mut c, "err@chat.example.com", Some(settings.clone()));
+    let get = c.one_tx();
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='error' id='{}' from='err@chat.example.com'>\
+         <error type='cancel'><feature-not-implemented xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+         </error></iq>",
+        get.attr("id").unwrap()
+    ));
+    assert!(matches!(&c.events()[..], [Event::RoomNotConfigured { .. }]));
+    let instant = c.one_tx();
+    reply_to(&mut c, &instant, Some("err@chat.example.com"), "");
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomJoined { created: true, .. }]
+    ));
+
+    // The filled-in form refused: the instant room rather than a locked one.
+    let _ = created(&mut c, "no@chat.example.com", Some(settings));
+    let get = c.one_tx();
+    reply_to(&mut c, &get, Some("no@chat.example.com"), PROSODY_ROOM_FORM);
+    let set = c.one_tx();
+    c.feed(&format!(
+        "<iq xmlns='jabber:client' type='error' id='{}' from='no@chat.example.com'>\
+         <error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>\
+         </error></iq>",
+        set.attr("id").unwrap()
+    ));
+    assert!(
+        matches!(&c.events()[..], [Event::RoomNotConfigured { reason, .. }] if reason.contains("not-acceptable"))
+    );
+    let instant = c.one_tx();
+    reply_to(&mut c, &instant, Some("no@chat.example.com"), "");
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomJoined { created: true, .. }]
+    ));
+
+    // Without settings: the instant room straight away, as before.
+    let _ = created(
+        &mut c,
+        "plain@chat.example.com",
+        Some(RoomConfig::default()),
+    );
+    let instant = c.one_tx();
+    assert_eq!(instant.attr("type"), Some("set"));
+}
+
+#[test]
+fn invitations_are_reported_and_sent_through_the_room() {
+    let mut c = online();
+    c.feed(
+        "<message xmlns='jabber:client' from='coven@chat.example.com' to='juliet@example.com'>\
+         <x xmlns='http://jabber.org/protocol/muc#user'><invite from='romeo@example.net/orchard'>\
+         <reason>Come</reason></invite><password>cauldronburn</password></x>\
+         <body>romeo invites you</body></message>",
+    );
+    let evs = c.events();
+    assert!(
+        matches!(&evs[..], [Event::RoomInvitation { room, from: Some(from), reason: Some(r), password: Some(p), mediated: true }]
+            if room.to_string() == "coven@chat.example.com" && from.to_string() == "romeo@example.net/orchard"
+            && r == "Come" && *p == Password::new("cauldronburn")),
+        "{evs:?}"
+    );
+    assert!(!format!("{evs:?}").contains("cauldronburn"));
+    // Declining goes back through the room, to the inviter.
+    c.s.handle_command(Command::DeclineInvitation {
+        room: "coven@chat.example.com".parse().unwrap(),
+        to: "romeo@example.net/orchard".parse().unwrap(),
+        reason: None,
+    })
+    .unwrap();
+    let decline = c.one_tx();
+    assert_eq!(decline.attr("to"), Some("coven@chat.example.com"));
+    assert!(serialise(&decline).contains("<decline to='romeo@example.net/orchard'"));
+    // Inviting needs the room.
+    let room: BareJid = "coven@chat.example.com".parse().unwrap();
+    assert!(matches!(
+        c.s.handle_command(Command::InviteToRoom {
+            room: room.clone(),
+            to: "romeo@example.net".parse().unwrap(),
+            reason: None,
+        }),
+        Err(CommandError::Invalid(_))
+    ));
+    c.s.handle_command(Command::JoinRoom {
+        room: room.clone(),
+        nick: "juliet".into(),
+        password: None,
+        history: None,
+        config: None,
+    })
+    .unwrap();
+    let _ = c.tx();
+    c.feed(
+        "<presence xmlns='jabber:client' from='coven@chat.example.com/juliet'>\
+         <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='member' \
+         role='participant'/><status code='110'/></x></presence>",
+    );
+    let _ = c.events();
+    let id =
+        c.s.handle_command(Command::InviteToRoom {
+            room,
+            to: "romeo@example.net".parse().unwrap(),
+            reason: Some("Join us".into()),
+        })
+        .unwrap()
+        .unwrap();
+    let invite = c.one_tx();
+    assert_eq!(invite.attr("id"), Some(id.as_str()));
+    let text = serialise(&invite);
+    assert!(
+        text.contains("<invite to='romeo@example.net'>") && text.contains("Join us"),
+        "{text}"
+    );
+    // A direct invitation (XEP-0249) from anyone.
+    c.feed(
+        "<message xmlns='jabber:client' from='crone@example.org/desk' to='juliet@example.com'>\
+         <x xmlns='jabber:x:conference' jid='darkcave@chat.example.org' reason='Hey'/></message>",
+    );
+    assert!(matches!(
+        &c.events()[..],
+        [Event::RoomInvitation {
+            mediated: false,
+            password: None,
+            from: Some(_),
+            ..
+        }]
     ));
 }

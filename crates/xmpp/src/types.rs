@@ -399,8 +399,8 @@ pub enum Event {
         room: BareJid,
         /// Our nickname as the room assigned it.
         nick: String,
-        /// We created the room (status 201); the session accepted the default
-        /// configuration (an "instant room").
+        /// We created the room (status 201); the session configured it first: with the
+        /// settings of `Command::JoinRoom`'s `config`, or as an "instant room".
         created: bool,
     },
     /// Joining failed, e.g. `conflict` (the nickname is taken: join again with another),
@@ -444,6 +444,40 @@ pub enum Event {
         nick: Option<String>,
         /// The subject; empty means none.
         subject: String,
+    },
+    /// Someone invites us into a room: mediated through the room (XEP-0045 §7.8.2) or
+    /// directly (XEP-0249). Never acted upon by the session: join with
+    /// `Command::JoinRoom` (with the password) or decline with `Command::DeclineInvitation`.
+    /// Anyone can send one: the inviter is what the stanza claims (for a mediated
+    /// invitation, what the room claims).
+    RoomInvitation {
+        /// The room.
+        room: BareJid,
+        /// Who invites, if the invitation says.
+        from: Option<Jid>,
+        /// Their note, at most [`MAX_INVITATION_TEXT`] characters.
+        reason: Option<String>,
+        /// The room password carried by the invitation.
+        password: Option<Password>,
+        /// Mediated through the room (it can be declined); `false` for a direct invitation.
+        mediated: bool,
+    },
+    /// Someone declined our invitation into a room (XEP-0045 §7.8.2).
+    RoomInvitationDeclined {
+        /// The room.
+        room: BareJid,
+        /// Who declined, if the room says.
+        from: Option<Jid>,
+        /// Their note, at most [`MAX_INVITATION_TEXT`] characters.
+        reason: Option<String>,
+    },
+    /// A room we created could not take the settings asked for in `Command::JoinRoom`
+    /// (`config`): it was opened with its default configuration instead (an instant room).
+    RoomNotConfigured {
+        /// The room.
+        room: BareJid,
+        /// Why, in English.
+        reason: String,
     },
     /// A message we sent bounced.
     MessageError {
@@ -884,9 +918,35 @@ pub enum Command {
         /// Our nickname in it.
         nick: String,
         /// The room password, if it has one.
-        password: Option<String>,
+        password: Option<Password>,
         /// How many old messages to receive; `None` lets the room decide.
         history: Option<u32>,
+        /// Settings for the room should joining create it (status 201): the session fills
+        /// in the room's configuration form (XEP-0045 §10.1.3) instead of accepting the
+        /// default "instant room". Settings the form cannot take leave the room with its
+        /// default configuration, reported as [`Event::RoomNotConfigured`].
+        config: Option<RoomConfig>,
+    },
+    /// Invite `to` into `room` through the room (a mediated invitation, XEP-0045 §7.8.2);
+    /// the room adds its password, if it has one. Returns the message id: a refusal comes
+    /// back as [`Event::MessageError`] with it.
+    InviteToRoom {
+        /// A room we are in.
+        room: BareJid,
+        /// Whom to invite.
+        to: BareJid,
+        /// A short note for the invitee.
+        reason: Option<String>,
+    },
+    /// Decline a mediated invitation ([`Event::RoomInvitation`] with `mediated`): the room
+    /// tells the inviter (XEP-0045 §7.8.2).
+    DeclineInvitation {
+        /// The room that sent the invitation.
+        room: BareJid,
+        /// The inviter, as the invitation named them.
+        to: Jid,
+        /// A short note for the inviter.
+        reason: Option<String>,
     },
     /// Leave a room.
     LeaveRoom {
@@ -919,6 +979,39 @@ pub enum Command {
     RemoveAccount,
     /// Close the stream politely.
     Close,
+}
+
+/// Invitation reasons longer than this (in characters) are cut.
+pub const MAX_INVITATION_TEXT: usize = 500;
+
+/// Settings for a room we create (XEP-0045 §10.1.3, the standard `muc#roomconfig` fields).
+/// `Debug` never shows the password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RoomConfig {
+    /// Protect the room with this password (`muc#roomconfig_roomsecret`, and
+    /// `muc#roomconfig_passwordprotectedroom` when the form has it).
+    pub password: Option<Password>,
+    /// Only members may enter (`muc#roomconfig_membersonly`).
+    pub members_only: bool,
+    /// The room outlives its last occupant (`muc#roomconfig_persistentroom`).
+    pub persistent: bool,
+}
+
+impl RoomConfig {
+    /// Whether anything differs from the default (instant) configuration.
+    pub fn is_default(&self) -> bool {
+        self.password.is_none() && !self.members_only && !self.persistent
+    }
+}
+
+impl fmt::Debug for RoomConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RoomConfig")
+            .field("password", &self.password.is_some())
+            .field("members_only", &self.members_only)
+            .field("persistent", &self.persistent)
+            .finish()
+    }
 }
 
 /// A command the session could not carry out. Always the caller's mistake.

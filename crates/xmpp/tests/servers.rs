@@ -782,6 +782,7 @@ fn group_chat(alice: &mut Client, bob: &mut Client, domain: &str) {
             nick: nick.into(),
             password: None,
             history: Some(0),
+            config: None,
         });
     };
     join(alice, "alice");

@@ -2,6 +2,9 @@
 //! in English), through the built app and a real Prosody: both register, both enter the same room,
 //! both see the permanent "not end-to-end encrypted" banner in their language, messages both ways
 //! with the author's nickname, and a nickname already in use in a room is refused with a clear error.
+//! Then alice creates a password-protected room; bob, without the password, is told the room needs
+//! one; alice invites him from the room, bob sees the invitation (marked: alice is not one of his
+//! contacts) and joins with it; alice changes the subject and bob sees it.
 //!
 //! Every step saves a screenshot under `target/e2e/group-*.png`.
 
@@ -10,6 +13,22 @@ use candado_harness::{fresh_dir, Prosody, StaticServer};
 
 const ROOM: &str = "sala@conference.localhost";
 const OTHER_ROOM: &str = "otra@conference.localhost";
+const SECRET_ROOM: &str = "secreta@conference.localhost";
+
+/// Waits until the text of `css` is `want`.
+async fn wait_text(p: &Person, css: &str, want: &str) {
+    let deadline = std::time::Instant::now() + candado_e2e::STEP;
+    loop {
+        let got = p.text(css).await;
+        if got == want {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            p.fail(format!("{css} is {got:?}, not {want:?}")).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
 
 fn serve_app(websocket_url: &str) -> StaticServer {
     let server = StaticServer::start(&dist_dir(), 0).expect("serve dist/");
@@ -163,6 +182,65 @@ async fn two_people_chat_in_a_room_that_says_it_is_not_encrypted() {
     bob.wait_css(&format!("#rooms li.room[data-jid='{ROOM}']"))
         .await;
     bob.shot("nickname-conflict").await;
+
+    // alice creates a room protected by a password.
+    alice.click("#back").await;
+    alice.wait_screen("contacts").await;
+    alice.fill("#join-room-jid", SECRET_ROOM).await;
+    alice.fill("#join-room-password", "abre sésamo 42").await;
+    alice.click("#join-room").await;
+    alice.wait_screen("group").await;
+    alice.wait_attr("#screen", "data-room", SECRET_ROOM).await;
+    assert_eq!(
+        alice.text("#room-error").await,
+        "",
+        "the room took its settings"
+    );
+    // bob, without the password, is told the room needs one.
+    bob.fill("#join-room-jid", SECRET_ROOM).await;
+    bob.fill("#join-room-nick", "bob").await;
+    bob.click("#join-room").await;
+    wait_text(
+        &bob,
+        "#rooms-error",
+        &format!("{SECRET_ROOM}: This room needs a password: type it and join again."),
+    )
+    .await;
+    bob.shot("needs-password").await;
+    // alice invites him from the room; he sees who invites, marked as not one of his contacts.
+    alice.fill("#room-invite-jid", "bob@localhost").await;
+    alice.click("#room-invite").await;
+    wait_text(
+        &alice,
+        "#room-invite-status",
+        "Invitación enviada a bob@localhost.",
+    )
+    .await;
+    let invitation = format!("#invitations li.invitation[data-room='{SECRET_ROOM}']");
+    bob.wait_css(&invitation).await;
+    // The room hides addresses: the inviter is named by nickname, and cannot be a known contact.
+    bob.wait_attr(&invitation, "data-stranger", "true").await;
+    assert!(bob
+        .text(&invitation)
+        .await
+        .contains("alice invites you to secreta@conference.localhost"));
+    bob.shot("invitation").await;
+    // He joins with it: the invitation carries the password.
+    bob.click(&format!("{invitation} .invitation-join")).await;
+    bob.wait_screen("group").await;
+    bob.wait_attr("#screen", "data-room", SECRET_ROOM).await;
+    alice
+        .wait_css("#occupants li.occupant[data-nick='bob']")
+        .await;
+    // alice sets the subject; both see it.
+    alice
+        .fill("#room-subject-input", "Orden del día: la cerradura")
+        .await;
+    alice.click("#room-subject-set").await;
+    wait_text(&alice, "#room-subject", "Orden del día: la cerradura").await;
+    wait_text(&bob, "#room-subject", "Orden del día: la cerradura").await;
+    alice.shot("subject").await;
+    bob.shot("subject").await;
 
     alice.close().await;
     bob.close().await;

@@ -42,11 +42,13 @@ pub fn PadlockIcon(state: Signal<Padlock>) -> impl IntoView {
     }
 }
 
-fn delivery_key(d: Delivery) -> &'static str {
+/// The `data-delivery` of a message (chat or group).
+pub(super) fn delivery_key(d: Delivery) -> &'static str {
     match d {
         Delivery::Received => "received",
         Delivery::Queued => "queued",
         Delivery::Sent => "sent",
+        Delivery::Failed => "failed",
     }
 }
 
@@ -176,6 +178,7 @@ pub fn Chat(store: Store) -> impl IntoView {
                             let status = match m.delivery {
                                 Delivery::Queued => Some(t.delivery_queued.as_str()),
                                 Delivery::Sent => Some(t.delivery_sent.as_str()),
+                                Delivery::Failed => Some(t.room_message_failed.as_str()),
                                 Delivery::Received => None,
                             };
                             view! {

@@ -196,6 +196,9 @@ pub fn Contacts(store: Store) -> impl IntoView {
         })
     };
     let room_jid = RwSignal::new(String::new());
+    let room_password = RwSignal::new(String::new());
+    let members_only = RwSignal::new(false);
+    let persistent = RwSignal::new(false);
     let room_nick = RwSignal::new(
         store
             .current
@@ -216,7 +219,13 @@ pub fn Contacts(store: Store) -> impl IntoView {
             "" => logic::default_nick(account.as_str()),
             nick => nick.to_owned(),
         };
-        store.join_room(account, room, nick);
+        let password = Some(room_password.get_untracked()).filter(|p| !p.is_empty());
+        let new_room = candado_api::NewRoom {
+            members_only: members_only.get_untracked(),
+            persistent: persistent.get_untracked(),
+        };
+        store.join_room(account, room, nick, password, new_room);
+        room_password.set(String::new());
     };
     let room_error = move || {
         let t = store.t();
@@ -224,7 +233,7 @@ pub fn Contacts(store: Store) -> impl IntoView {
             format!(
                 "{}: {}",
                 e.room,
-                logic::room_failure_text(&e.condition, e.text.as_deref(), t)
+                logic::room_failure_text(&e.condition, e.text.as_deref(), e.with_password, t)
             )
         })
     };
@@ -284,6 +293,7 @@ pub fn Contacts(store: Store) -> impl IntoView {
                 </ul>
             </section>
         </Show>
+        <super::invitations::Invitations store=store />
         <section class="card" aria-labelledby="contacts-title">
             <h2 id="contacts-title">{tr!(store, contacts_title)}</h2>
             <ul id="contacts" class="plain">
@@ -402,6 +412,25 @@ pub fn Contacts(store: Store) -> impl IntoView {
                     spellcheck="false"
                     bind:value=room_nick
                 />
+                <label for="join-room-password">{tr!(store, join_room_password_label)}</label>
+                <input
+                    id="join-room-password"
+                    type="password"
+                    autocomplete="off"
+                    bind:value=room_password
+                />
+                <details class="new-room">
+                    <summary>{tr!(store, new_room_settings)}</summary>
+                    <p class="hint">{tr!(store, new_room_hint)}</p>
+                    <label class="check">
+                        <input id="join-room-members-only" type="checkbox" bind:checked=members_only />
+                        {tr!(store, new_room_members_only)}
+                    </label>
+                    <label class="check">
+                        <input id="join-room-persistent" type="checkbox" bind:checked=persistent />
+                        {tr!(store, new_room_persistent)}
+                    </label>
+                </details>
                 <button type="submit" id="join-room">{tr!(store, join_room)}</button>
             </form>
         </section>

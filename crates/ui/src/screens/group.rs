@@ -1,11 +1,13 @@
 //! `data-screen="group"`: one group chat (XEP-0045). A permanent banner says it is not end-to-end
-//! encrypted; then the subject, who is in the room, the messages (always text) and the composer.
+//! encrypted; then the subject (and changing it), who is in the room, inviting a contact, the
+//! messages (always text; ours refused by the room are marked) and the composer.
 
-use candado_api::Command;
+use candado_api::{Command, Delivery};
 use leptos::prelude::*;
 
+use crate::i18n::fill;
 use crate::logic::Route;
-use crate::store::{Room, Store};
+use crate::store::{Room, RoomProblem, Store};
 use crate::tr;
 
 use super::contacts::command_error_text;
@@ -41,6 +43,53 @@ pub fn Group(store: Store) -> impl IntoView {
             text: body.clone(),
         })
     });
+    let new_subject = RwSignal::new(String::new());
+    let set_subject = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let (Some(account), Some(room)) = (
+            store.current.get_untracked(),
+            untrack(|| store.group_room()),
+        ) {
+            store.set_room_subject(account, room, new_subject.get_untracked());
+            new_subject.set(String::new());
+        }
+    };
+    let invitee = RwSignal::new(String::new());
+    let invited = RwSignal::new(None::<String>);
+    let invite = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let jid = invitee.get_untracked().trim().to_owned();
+        if jid.is_empty() {
+            return;
+        }
+        with_room(&|account, room| Command::InviteToRoom {
+            account,
+            room,
+            jid: jid.clone(),
+        });
+        invited.set(Some(jid));
+        invitee.set(String::new());
+    };
+    let contacts = move || -> Vec<String> {
+        let Some(id) = store.current.get() else {
+            return Vec::new();
+        };
+        store.rosters.with(|r| {
+            r.get(&id)
+                .map(|l| l.iter().map(|c| c.jid.clone()).collect())
+                .unwrap_or_default()
+        })
+    };
+    let problem = move || {
+        let t = store.t();
+        match room().problem {
+            Some(RoomProblem::SubjectRefused(condition)) => {
+                Some(format!("{} ({condition})", t.room_subject_failed))
+            }
+            Some(RoomProblem::NotConfigured) => Some(t.room_not_configured.clone()),
+            None => command_error_text(store).map(str::to_owned),
+        }
+    };
     let leave = move |_| {
         with_room(&|account, room| Command::LeaveRoom { account, room });
         store.route.set(Route::Home);
@@ -66,6 +115,11 @@ pub fn Group(store: Store) -> impl IntoView {
                 {move || subject.get().unwrap_or_else(|| store.t().room_no_subject.clone())}
             </span>
         </p>
+        <form class="inline-form room-subject-form" on:submit=set_subject>
+            <label for="room-subject-input">{tr!(store, room_subject_input_label)}</label>
+            <input id="room-subject-input" type="text" bind:value=new_subject />
+            <button type="submit" class="secondary" id="room-subject-set">{tr!(store, room_subject_set)}</button>
+        </form>
         <details class="card occupants" open>
             <summary>
                 {tr!(store, occupants_title)} " (" {move || occupants.get().len()} ")"
@@ -88,6 +142,25 @@ pub fn Group(store: Store) -> impl IntoView {
                         .collect_view()
                 }}
             </ul>
+            <form class="inline-form room-invite-form" on:submit=invite>
+                <label for="room-invite-jid">{tr!(store, room_invite_label)}</label>
+                <input
+                    id="room-invite-jid"
+                    type="text"
+                    inputmode="email"
+                    autocapitalize="none"
+                    spellcheck="false"
+                    list="room-invite-contacts"
+                    bind:value=invitee
+                />
+                <datalist id="room-invite-contacts">
+                    {move || contacts().into_iter().map(|j| view! { <option value=j></option> }).collect_view()}
+                </datalist>
+                <button type="submit" class="secondary" id="room-invite">{tr!(store, room_invite)}</button>
+            </form>
+            <p id="room-invite-status" class="hint" role="status">
+                {move || invited.get().map(|jid| fill(&store.t().room_invite_sent, "jid", &jid))}
+            </p>
         </details>
         <ul id="room-messages" class="messages plain" role="log" aria-label=tr!(store, room_messages_label)>
             {move || {
@@ -96,22 +169,27 @@ pub fn Group(store: Store) -> impl IntoView {
                     .into_iter()
                     .map(|m| {
                         let nick = m.nick.clone();
+                        let failed = m.delivery == Delivery::Failed;
                         view! {
                             <li
                                 class="room-message"
                                 data-id=m.id.clone()
                                 data-nick=nick
                                 data-own=if m.own { "true" } else { "false" }
+                                data-delivery=super::chat::delivery_key(m.delivery)
                             >
                                 <span class="message-nick">{m.nick}</span>
                                 <span class="message-text">{m.text}</span>
+                                {failed.then(|| view! {
+                                    <span class="message-meta"><span class="delivery failed">{tr!(store, room_message_failed)}</span></span>
+                                })}
                             </li>
                         }
                     })
                     .collect_view()
             }}
         </ul>
-        <p class="error" id="room-error" role="alert">{move || command_error_text(store)}</p>
+        <p class="error" id="room-error" role="alert">{problem}</p>
         <form class="composer" on:submit=move |ev| {
             ev.prevent_default();
             send_text();

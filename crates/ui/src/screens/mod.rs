@@ -40,6 +40,7 @@ mod add_account;
 mod chat;
 mod contacts;
 mod group;
+mod invitations;
 mod settings;
 mod vault;
 mod verify;
