@@ -419,8 +419,8 @@ mod tests {
     fn entry(i: u64, text: &str) -> Entry {
         Entry {
             at: 1_764_000_000_000 + i,
-            outgoing: i % 2 == 0,
-            encrypted: i % 3 != 0,
+            outgoing: i.is_multiple_of(2),
+            encrypted: !i.is_multiple_of(3),
             text: Zeroizing::new(text.to_owned()),
         }
     }

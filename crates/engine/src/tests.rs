@@ -1711,8 +1711,11 @@ fn set_history(w: &mut World, c: usize, to: usize, keep: bool) {
     );
 }
 
-/// The [`Event::History`] events: (peer, keep, [(text, outgoing, encrypted)]).
-fn histories(events: &[Event]) -> Vec<(String, bool, Vec<(String, bool, bool)>)> {
+/// A kept message as (text, outgoing, encrypted).
+type Kept = (String, bool, bool);
+
+/// The [`Event::History`] events: (peer, keep, messages).
+fn histories(events: &[Event]) -> Vec<(String, bool, Vec<Kept>)> {
     events
         .iter()
         .filter_map(|e| match e {
