@@ -365,6 +365,10 @@ pub enum Notice {
     },
     /// An encrypted message arrived from the archive or offline storage, where it cannot be read.
     StoredEncryptedMessage,
+    /// The person turned this chat's history on: from now on its messages are kept in the vault.
+    HistoryOn,
+    /// The person turned this chat's history off: what was kept for it is deleted.
+    HistoryOff,
 }
 
 /// Why a command failed.

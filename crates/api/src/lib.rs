@@ -74,8 +74,8 @@ pub enum Command {
         /// The app passphrase (empty if it was skipped).
         passphrase: Secret,
     },
-    /// Lock the vault: every account logs out (private conversations end properly) and every key
-    /// is wiped from the worker's memory.
+    /// Lock the vault: every account logs out (private conversations end properly) and every key,
+    /// and the kept history, is wiped from the worker's memory.
     Lock,
     /// Change the app passphrase (the vault key is re-wrapped; records are untouched).
     ChangePassphrase {
@@ -85,7 +85,7 @@ pub enum Command {
         new: Secret,
     },
     /// Forget a saved account on this device: its remembered password, OTR key, trusted
-    /// fingerprints and settings are deleted from the vault. Logs it out first.
+    /// fingerprints, settings and kept history are deleted from the vault. Logs it out first.
     ForgetAccount {
         /// The account.
         account: AccountId,
@@ -275,6 +275,18 @@ pub enum Command {
         /// The text.
         text: String,
     },
+    /// Keep this chat's history on this device (inside the vault), or stop keeping it. Chats are off
+    /// the record by default. Turning it off deletes what was stored for the chat. Answered by
+    /// [`Event::History`] and a [`Notice::HistoryOn`] or [`Notice::HistoryOff`] status line.
+    /// Works whether or not the account is logged in.
+    SetHistory {
+        /// Our account.
+        account: AccountId,
+        /// The contact's bare address.
+        peer: String,
+        /// `true` to keep the history from now on; `false` to stop and delete it.
+        keep: bool,
+    },
     /// Trust (or stop trusting) a contact's fingerprint after comparing it out of band.
     SetTrust {
         /// Our account.
@@ -395,6 +407,21 @@ pub enum Event {
         peer: String,
         /// The message.
         message: ChatMessage,
+    },
+    /// Whether a chat's history is kept, with the messages stored for it. Sent after unlocking for
+    /// every chat whose history is kept (`messages`: what the vault holds, oldest first, to show
+    /// above new ones), and after every [`Command::SetHistory`] (`messages` empty). Chats never
+    /// reported keep no history.
+    History {
+        /// The account.
+        account: AccountId,
+        /// The contact's bare address.
+        peer: String,
+        /// Messages of this chat are being kept.
+        keep: bool,
+        /// The stored messages, oldest first. Their ids start with `h` and never collide with
+        /// the ids of new messages.
+        messages: Vec<ChatMessage>,
     },
     /// A message we sent could not be delivered.
     MessageFailed {
@@ -988,6 +1015,72 @@ mod tests {
             new_room: NewRoom::default(),
         };
         assert!(!format!("{join:?}").contains("clave-secreta"));
+    }
+
+    #[test]
+    fn history_messages_round_trip() {
+        let peer = || "bob@example.org".to_string();
+        for keep in [true, false] {
+            let cmd = Command::SetHistory {
+                account: alice(),
+                peer: peer(),
+                keep,
+            };
+            assert_eq!(Command::from_wire(&cmd.to_wire()).unwrap(), cmd);
+        }
+        assert_eq!(
+            Command::SetHistory {
+                account: alice(),
+                peer: peer(),
+                keep: true
+            }
+            .to_wire(),
+            r#"{"type":"set_history","account":"alice@example.org","peer":"bob@example.org","keep":true}"#
+        );
+        let message = |id: &str, direction, delivery| ChatMessage {
+            id: id.into(),
+            direction,
+            text: "hola ñ <b>".into(),
+            encrypted: true,
+            delivery,
+            at: 1_764_000_000_000,
+        };
+        for ev in [
+            Event::History {
+                account: alice(),
+                peer: peer(),
+                keep: true,
+                messages: vec![
+                    message("h0.0", Direction::Outgoing, Delivery::Sent),
+                    message("h0.1", Direction::Incoming, Delivery::Received),
+                ],
+            },
+            Event::History {
+                account: alice(),
+                peer: peer(),
+                keep: false,
+                messages: Vec::new(),
+            },
+            Event::Notice {
+                account: alice(),
+                peer: peer(),
+                notice: Notice::HistoryOn,
+            },
+            Event::Notice {
+                account: alice(),
+                peer: peer(),
+                notice: Notice::HistoryOff,
+            },
+        ] {
+            assert_eq!(Event::from_wire(&ev.to_wire()).unwrap(), ev);
+        }
+        assert!(Event::Notice {
+            account: alice(),
+            peer: peer(),
+            notice: Notice::HistoryOff,
+        }
+        .to_wire()
+        .contains(r#""notice":"history_off""#));
     }
 
     #[test]

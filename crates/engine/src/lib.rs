@@ -55,6 +55,7 @@
 //!                            └─ Conversation (per contact): candado_otr::Router (one OTR session
 //!                                  per peer instance), outgoing queue, resource lock, padlock
 //!  Effects ◀── Emit(Event) · OpenSocket/SendFrame/CloseSocket{socket} · PutRecord{kind,id,value}
+//!              · DeleteRecord{kind,id}
 //! ```
 //!
 //! Sockets are identified by [`SocketId`]: every [`Effect::OpenSocket`] names a fresh one, so input
@@ -63,6 +64,16 @@
 //! Own OTR keys, fingerprints (seen and trusted) and OTR policies are written with
 //! [`Effect::PutRecord`] for the runtime to store in the vault ([`records`] documents the
 //! payloads); the key of an account is generated at its first login when none was loaded.
+//!
+//! # Opt-in history
+//!
+//! Chats are off the record: no message text is ever written to the vault unless the person
+//! turned history on for that chat with [`Command::SetHistory`]. While it is on, every message
+//! shown in the chat (received, and sent once it leaves; for OTR the decrypted text) is appended
+//! to the chat's history records ([`history`] has the format), and after unlocking the kept
+//! messages are reported in one [`Event::History`] per chat. Turning it off deletes the chat's
+//! records; [`Engine::lock`] drops them from memory; forgetting the account deletes them all.
+//! Group chats keep no history.
 //!
 //! # Privacy rules kept here
 //!
@@ -128,6 +139,7 @@
 
 mod account;
 pub mod conversation;
+pub mod history;
 pub mod html;
 mod probe;
 pub mod records;
@@ -230,6 +242,8 @@ pub struct Engine<R> {
     accounts: BTreeMap<AccountId, Account>,
     stored: BTreeMap<AccountId, Stored>,
     pending_keys: BTreeMap<AccountId, PendingLogin>,
+    /// The opt-in history of every chat.
+    history: history::History,
     /// The saved accounts as last reported to the UI.
     saved_reported: Option<Vec<SavedAccount>>,
     next_socket: u64,
@@ -252,11 +266,26 @@ pub(crate) struct Out<'a, R> {
     pub effects: &'a mut VecDeque<Effect>,
     pub now: u64,
     next_id: &'a mut u64,
+    history: &'a mut history::History,
 }
 
 impl<R> Out<'_, R> {
+    /// Emits an event; a message shown in a chat whose history is on is also kept.
     pub(crate) fn emit(&mut self, event: Event) {
+        let keep = match &event {
+            Event::Message {
+                account,
+                peer,
+                message,
+            } if self.history.keeps(account, peer) => {
+                Some((account.clone(), peer.clone(), message.clone()))
+            }
+            _ => None,
+        };
         self.effects.push_back(Effect::Emit(event));
+        if let Some((account, peer, message)) = keep {
+            self.history.shown(&account, &peer, &message, self.effects);
+        }
     }
 
     /// A fresh id for a chat message.
@@ -311,6 +340,7 @@ impl<R: CryptoRng> Engine<R> {
             accounts: BTreeMap::new(),
             stored: BTreeMap::new(),
             pending_keys: BTreeMap::new(),
+            history: history::History::default(),
             // Nothing to report before the vault is unlocked.
             saved_reported: Some(Vec::new()),
             next_socket: 0,
@@ -343,10 +373,12 @@ impl<R: CryptoRng> Engine<R> {
     }
 
     /// Every record of the vault has been loaded ([`Engine::load_record`]): reports the saved
-    /// accounts and logs in those whose password is remembered.
+    /// accounts and the kept history ([`Event::History`] per chat), and logs in the accounts whose
+    /// password is remembered.
     pub fn handle_unlocked(&mut self, now: u64) {
         self.saved_reported = None;
         self.report_saved();
+        self.history.report(&mut self.effects);
         let remembered: Vec<(AccountId, String, zeroize::Zeroizing<String>)> = self
             .stored
             .iter()
@@ -448,6 +480,10 @@ impl<R: CryptoRng> Engine<R> {
     /// logging in the account it belongs to; a damaged record is ignored (and rewritten when the
     /// engine next changes it).
     pub fn load_record(&mut self, kind: &RecordKind, id: &RecordId, value: &[u8]) {
+        if *kind == RecordKind::HISTORY {
+            self.history.load(id, value);
+            return;
+        }
         let account = AccountId(id.as_str().to_owned());
         let stored = self.stored.entry(account.clone()).or_default();
         let live = self.accounts.get_mut(&account);
@@ -484,6 +520,8 @@ impl<R: CryptoRng> Engine<R> {
         self.accounts.clear();
         self.stored.clear();
         self.pending_keys.clear();
+        // The kept messages leave memory too (their texts are zeroized on drop).
+        self.history = history::History::default();
         self.saved_reported = Some(Vec::new());
     }
 
@@ -653,6 +691,11 @@ impl<R: CryptoRng> Engine<R> {
                 });
             }
             Command::ForgetAccount { account } => self.forget(&account, now),
+            Command::SetHistory {
+                account,
+                peer,
+                keep,
+            } => self.set_history(&account, &peer, keep),
             Command::Wake => {
                 let ids: Vec<AccountId> = self.accounts.keys().cloned().collect();
                 for id in ids {
@@ -708,6 +751,7 @@ impl<R: CryptoRng> Engine<R> {
             effects: &mut self.effects,
             now,
             next_id: &mut self.next_id,
+            history: &mut self.history,
         };
         let result = f(account, &mut out);
         account.drain(&mut out);
@@ -887,6 +931,7 @@ impl<R: CryptoRng> Engine<R> {
         }
         self.pending_keys.remove(id);
         self.stored.remove(id);
+        self.history.forget(id, &mut self.effects);
         if let Ok(record) = RecordId::new(id.as_str()) {
             for kind in records::account_kinds() {
                 self.effects.push_back(Effect::DeleteRecord {
@@ -995,9 +1040,24 @@ impl<R: CryptoRng> Engine<R> {
                 effects: &mut self.effects,
                 now,
                 next_id: &mut self.next_id,
+                history: &mut self.history,
             };
             out.put_settings(id, &settings);
         }
+    }
+
+    /// Turns a chat's history on or off; the account need not be logged in.
+    fn set_history(&mut self, id: &AccountId, peer: &str, keep: bool) {
+        let Some(peer) = parse_jid(peer) else {
+            self.fail(Some(id), CommandFailure::InvalidInput, "not an address");
+            return;
+        };
+        if !self.accounts.contains_key(id) && !self.stored.contains_key(id) {
+            self.fail(Some(id), CommandFailure::UnknownAccount, "no such account");
+            return;
+        }
+        self.history
+            .set(id, &peer.to_string(), keep, &mut self.effects);
     }
 
     fn set_trust(

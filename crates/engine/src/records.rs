@@ -2,7 +2,8 @@
 //!
 //! The engine never talks to the vault itself: it asks the runtime to write records with
 //! [`crate::Effect::PutRecord`], and the runtime hands stored records back with
-//! [`crate::Engine::load_record`] after unlocking. Every record's id is the account's bare address.
+//! [`crate::Engine::load_record`] after unlocking. Every record's id is the account's bare address,
+//! except the opt-in history's ([`crate::history`] documents its ids and payloads).
 //!
 //! | kind ([`RecordKind`]) | payload |
 //! |---|---|
@@ -10,6 +11,7 @@
 //! | `fingerprints` | UTF-8 lines `peer SP fingerprint-hex SP (trusted \| seen)` |
 //! | `settings` | UTF-8 lines `policy SP (manual \| opportunistic \| always)` and `peer-policy SP peer SP policy` |
 //! | `credentials` | `0x01 ‖ len16 ‖ websocket URL ‖ (0x00 \| 0x01 ‖ len16 ‖ password)`: the account is saved; the password only if the person asked to remember it |
+//! | `history` | a chat's switch and its messages, in chunks ([`crate::history`]) |
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,25 +31,25 @@ impl core::fmt::Debug for RecordValue {
     }
 }
 
-/// The record kinds the engine reads and writes.
-pub fn kinds() -> [RecordKind; 4] {
-    [
-        RecordKind::CREDENTIALS,
-        RecordKind::DSA_KEY,
-        RecordKind::FINGERPRINTS,
-        RecordKind::SETTINGS,
-    ]
-}
-
-/// Every kind an account may have in the vault ([`kinds`] and the opt-in history): what
-/// forgetting an account deletes.
-pub fn account_kinds() -> [RecordKind; 5] {
+/// The record kinds the engine reads and writes: what the runtime loads after unlocking.
+pub fn kinds() -> [RecordKind; 5] {
     [
         RecordKind::CREDENTIALS,
         RecordKind::DSA_KEY,
         RecordKind::FINGERPRINTS,
         RecordKind::SETTINGS,
         RecordKind::HISTORY,
+    ]
+}
+
+/// The kinds whose record id is the account's bare address (one record per account). Forgetting
+/// an account deletes these, and every history record of the account ([`crate::history`]).
+pub fn account_kinds() -> [RecordKind; 4] {
+    [
+        RecordKind::CREDENTIALS,
+        RecordKind::DSA_KEY,
+        RecordKind::FINGERPRINTS,
+        RecordKind::SETTINGS,
     ]
 }
 

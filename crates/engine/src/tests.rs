@@ -51,6 +51,8 @@ struct Client {
     online: bool,
     events: Vec<Event>,
     records: BTreeMap<(String, String), Vec<u8>>,
+    /// Every record write ever asked for, in order (kind, id, payload).
+    written: Vec<(String, String, Vec<u8>)>,
 }
 
 /// The fake server and its clients.
@@ -87,6 +89,7 @@ impl World {
                     online: false,
                     events: Vec::new(),
                     records: BTreeMap::new(),
+                    written: Vec::new(),
                 }
             })
             .collect();
@@ -185,6 +188,11 @@ impl World {
                 }
             }
             Effect::PutRecord { kind, id, value } => {
+                self.clients[c].written.push((
+                    kind.as_str().into(),
+                    id.as_str().into(),
+                    value.0.to_vec(),
+                ));
                 self.clients[c]
                     .records
                     .insert((kind.as_str().into(), id.as_str().into()), value.0.to_vec());
@@ -1992,4 +2000,399 @@ fn an_account_that_never_got_online_still_refuses_to_send() {
         },
     );
     assert_eq!(failures(&w.events(0)), [CommandFailure::UnknownAccount]);
+}
+
+fn set_history(w: &mut World, c: usize, to: usize, keep: bool) {
+    let (account, peer) = (w.id(c), w.peer(to));
+    w.command(
+        c,
+        Command::SetHistory {
+            account,
+            peer,
+            keep,
+        },
+    );
+}
+
+/// A kept message as (text, outgoing, encrypted).
+type Kept = (String, bool, bool);
+
+/// The [`Event::History`] events: (peer, keep, messages).
+fn histories(events: &[Event]) -> Vec<(String, bool, Vec<Kept>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::History {
+                peer,
+                keep,
+                messages,
+                ..
+            } => Some((
+                peer.clone(),
+                *keep,
+                messages
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.text.clone(),
+                            m.direction == Direction::Outgoing,
+                            m.encrypted,
+                        )
+                    })
+                    .collect(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn history_records(w: &World, c: usize) -> Vec<String> {
+    w.clients[c]
+        .records
+        .keys()
+        .filter(|(kind, _)| kind == "history")
+        .map(|(_, id)| id.clone())
+        .collect()
+}
+
+/// Reloads client `c` as after unlocking, and returns what it reported.
+fn unlock_again(w: &mut World, c: usize) -> Vec<Event> {
+    reload(w, c);
+    let now = w.now;
+    w.clients[c].engine.handle_unlocked(now);
+    w.run();
+    w.events(c)
+}
+
+/// Everything a person can say in a chat, under every state of the padlock; returns the texts.
+fn whole_chat_journey(w: &mut World) -> Vec<&'static str> {
+    let (a, b) = (w.id(0), w.id(1));
+    w.send(0, 1, "plain hola uno");
+    w.send(1, 0, "plain hola dos");
+    w.start_private(0, 1);
+    w.send(0, 1, "secreto tres");
+    w.send(1, 0, "secreto cuatro <b>html</b>");
+    w.command(
+        0,
+        Command::SmpAsk {
+            account: a.clone(),
+            peer: w.peer(1),
+            question: Some("pregunta cinco".into()),
+            answer: "respuesta seis".into(),
+        },
+    );
+    w.command(
+        1,
+        Command::SmpAnswer {
+            account: b.clone(),
+            peer: w.peer(0),
+            answer: "respuesta seis".into(),
+        },
+    );
+    w.command(
+        1,
+        Command::EndPrivate {
+            account: b,
+            peer: w.peer(0),
+        },
+    );
+    w.command(
+        0,
+        Command::EndPrivate {
+            account: a.clone(),
+            peer: w.peer(1),
+        },
+    );
+    w.command(
+        0,
+        Command::SetPolicy {
+            account: a,
+            peer: Some(w.peer(1)),
+            policy: Some(OtrPolicy::Always),
+        },
+    );
+    w.send(0, 1, "en cola siete");
+    w.send(1, 0, "respuesta ocho");
+    vec![
+        "plain hola uno",
+        "plain hola dos",
+        "secreto tres",
+        "secreto cuatro",
+        "pregunta cinco",
+        "respuesta seis",
+        "en cola siete",
+        "respuesta ocho",
+    ]
+}
+
+#[test]
+fn while_history_is_off_no_record_ever_holds_message_text() {
+    let mut w = World::friends();
+    let texts = whole_chat_journey(&mut w);
+    // The journey did happen: Bob read Alice's last message, encrypted.
+    assert!(received(&w.events(1)).contains(&("en cola siete".to_string(), true)));
+    for c in 0..2 {
+        let unlocked = unlock_again(&mut w, c);
+        assert!(histories(&unlocked).is_empty(), "{unlocked:?}");
+        assert!(!w.clients[c].written.is_empty());
+        for (kind, id, value) in &w.clients[c].written {
+            assert_ne!(kind, "history", "client {c} wrote history {id}");
+            for text in &texts {
+                assert!(
+                    !value.windows(text.len()).any(|win| win == text.as_bytes()),
+                    "client {c}: {kind} record {id} holds {text:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn history_keeps_a_chat_from_when_it_is_turned_on_and_comes_back_after_unlocking() {
+    let mut w = World::friends();
+    let a = w.id(0);
+    w.command(
+        0,
+        Command::SetPolicy {
+            account: a,
+            peer: None,
+            policy: Some(OtrPolicy::Manual),
+        },
+    );
+    w.send(0, 1, "before the switch");
+    w.events(0);
+    set_history(&mut w, 0, 1, true);
+    let ev = w.events(0);
+    assert_eq!(histories(&ev), [(w.peer(1), true, vec![])]);
+    assert_eq!(notices(&ev), [Notice::HistoryOn]);
+    assert_eq!(history_records(&w, 0), ["alice@localhost bob@localhost"]);
+
+    w.send(0, 1, "plain out");
+    w.start_private(0, 1);
+    w.send(0, 1, "secret out");
+    w.send(1, 0, "secret <i>in</i>");
+    // Bob keeps nothing; Alice keeps her chat with Bob only.
+    assert!(history_records(&w, 1).is_empty());
+    assert_eq!(
+        history_records(&w, 0),
+        [
+            "alice@localhost bob@localhost",
+            "alice@localhost bob@localhost 0"
+        ]
+    );
+    let kept = vec![
+        ("plain out".to_string(), true, false),
+        ("secret out".to_string(), true, true),
+        ("secret in".to_string(), false, true),
+    ];
+    let ev = unlock_again(&mut w, 0);
+    assert_eq!(histories(&ev), [(w.peer(1), true, kept.clone())]);
+    let Some(Event::History { messages, .. }) =
+        ev.iter().find(|e| matches!(e, Event::History { .. }))
+    else {
+        panic!("no history")
+    };
+    assert_eq!(
+        messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["h0.0", "h0.1", "h0.2"]
+    );
+    assert!(messages.iter().all(|m| m.at == w.now));
+    assert_eq!(
+        messages.iter().map(|m| m.delivery).collect::<Vec<_>>(),
+        [Delivery::Sent, Delivery::Sent, Delivery::Received]
+    );
+    assert!(histories(&unlock_again(&mut w, 1)).is_empty());
+
+    // After the reload the chat goes on where it stopped.
+    w.login(0);
+    w.send(0, 1, "after reload");
+    let ev = unlock_again(&mut w, 0);
+    let mut more = kept;
+    more.push(("after reload".to_string(), true, false));
+    assert_eq!(histories(&ev), [(w.peer(1), true, more)]);
+}
+
+#[test]
+fn queued_messages_are_kept_once_when_they_leave() {
+    let mut w = World::friends();
+    set_history(&mut w, 0, 1, true);
+    let a = w.id(0);
+    w.command(
+        0,
+        Command::SetPolicy {
+            account: a,
+            peer: Some(w.peer(1)),
+            policy: Some(OtrPolicy::Always),
+        },
+    );
+    w.send(0, 1, "waited");
+    assert_eq!(
+        histories(&unlock_again(&mut w, 0)),
+        [(w.peer(1), true, vec![("waited".to_string(), true, true)])]
+    );
+}
+
+#[test]
+fn turning_history_off_deletes_the_chat_and_keeps_nothing_more() {
+    let mut w = World::new(&["alice", "bob", "carol"]);
+    for c in 0..3 {
+        w.login(c);
+    }
+    set_history(&mut w, 0, 1, true);
+    set_history(&mut w, 0, 2, true);
+    for i in 0..150 {
+        w.send(0, 1, &format!("to bob {i}"));
+    }
+    w.send(0, 2, "to carol");
+    assert_eq!(
+        history_records(&w, 0).len(),
+        5,
+        "{:?}",
+        history_records(&w, 0)
+    );
+    w.events(0);
+
+    set_history(&mut w, 0, 1, false);
+    let ev = w.events(0);
+    assert_eq!(histories(&ev), [(w.peer(1), false, vec![])]);
+    assert_eq!(notices(&ev), [Notice::HistoryOff]);
+    assert_eq!(
+        history_records(&w, 0),
+        [
+            "alice@localhost carol@localhost",
+            "alice@localhost carol@localhost 0"
+        ]
+    );
+    // Turning it off again changes nothing and says so without a notice.
+    set_history(&mut w, 0, 1, false);
+    let ev = w.events(0);
+    assert_eq!(histories(&ev), [(w.peer(1), false, vec![])]);
+    assert!(notices(&ev).is_empty());
+
+    let before = w.clients[0].written.len();
+    w.send(0, 1, "not kept");
+    assert_eq!(w.clients[0].written.len(), before);
+    let ev = unlock_again(&mut w, 0);
+    assert_eq!(
+        histories(&ev),
+        [(w.peer(2), true, vec![("to carol".to_string(), true, false)])]
+    );
+}
+
+#[test]
+fn history_can_be_switched_while_logged_out_but_not_for_unknown_accounts() {
+    let mut w = World::friends();
+    let a = w.id(0);
+    w.command(0, Command::Logout { account: a });
+    set_history(&mut w, 0, 1, true);
+    assert_eq!(history_records(&w, 0), ["alice@localhost bob@localhost"]);
+    w.events(0);
+    w.command(
+        0,
+        Command::SetHistory {
+            account: AccountId("nobody@localhost".into()),
+            peer: w.peer(1),
+            keep: true,
+        },
+    );
+    assert_eq!(failures(&w.events(0)), [CommandFailure::UnknownAccount]);
+    let a = w.id(0);
+    w.command(
+        0,
+        Command::SetHistory {
+            account: a,
+            peer: "not an address".into(),
+            keep: true,
+        },
+    );
+    assert_eq!(failures(&w.events(0)), [CommandFailure::InvalidInput]);
+}
+
+#[test]
+fn chunks_hold_a_hundred_messages_and_five_thousand_load_quickly() {
+    let mut w = World::friends();
+    set_history(&mut w, 0, 1, true);
+    let puts_before = w.clients[0].written.len();
+    for i in 0..5_000 {
+        w.now += 1;
+        w.send(0, 1, &format!("mensaje número {i}"));
+    }
+    let history_puts: Vec<usize> = w.clients[0].written[puts_before..]
+        .iter()
+        .filter(|(kind, _, _)| kind == "history")
+        .map(|(_, _, v)| v.len())
+        .collect();
+    // One write per message, each of one chunk only (never the whole history).
+    assert_eq!(history_puts.len(), 5_000);
+    assert!(
+        history_puts.iter().all(|len| *len < 4_000),
+        "{:?}",
+        history_puts.iter().max()
+    );
+    let records = history_records(&w, 0);
+    assert_eq!(records.len(), 51, "a switch and 50 chunks");
+
+    let started = std::time::Instant::now();
+    let ev = unlock_again(&mut w, 0);
+    let elapsed = started.elapsed();
+    let [(_, true, messages)] = &histories(&ev)[..] else {
+        panic!("{:?}", histories(&ev).len())
+    };
+    assert_eq!(messages.len(), 5_000);
+    assert_eq!(messages[0].0, "mensaje número 0");
+    assert_eq!(messages[4_999].0, "mensaje número 4999");
+    println!("reloading 5000 kept messages took {elapsed:?}");
+    assert!(elapsed < std::time::Duration::from_secs(2), "{elapsed:?}");
+    // The next message goes to a new chunk, not to a full one.
+    w.login(0);
+    w.send(0, 1, "5001");
+    assert!(history_records(&w, 0).contains(&"alice@localhost bob@localhost 50".to_string()));
+}
+
+#[test]
+fn damaged_and_orphaned_history_records_are_handled() {
+    let mut w = World::friends();
+    set_history(&mut w, 0, 1, true);
+    w.send(0, 1, "uno");
+    // A chunk whose switch is gone (a deletion cut short) and a damaged chunk of a kept chat.
+    w.clients[0].records.insert(
+        ("history".into(), "alice@localhost carol@localhost 0".into()),
+        history::encode_chunk(&[]).0.to_vec(),
+    );
+    w.clients[0].records.insert(
+        ("history".into(), "alice@localhost bob@localhost 1".into()),
+        vec![9, 9, 9],
+    );
+    let ev = unlock_again(&mut w, 0);
+    assert_eq!(
+        histories(&ev),
+        [(w.peer(1), true, vec![("uno".to_string(), true, false)])]
+    );
+    assert!(!history_records(&w, 0).contains(&"alice@localhost carol@localhost 0".to_string()));
+    // New messages go after the damaged chunk, never over it.
+    w.login(0);
+    w.send(0, 1, "dos");
+    assert!(history_records(&w, 0).contains(&"alice@localhost bob@localhost 2".to_string()));
+}
+
+#[test]
+fn forgetting_an_account_deletes_its_history_and_locking_drops_it_from_memory() {
+    let mut w = World::friends();
+    set_history(&mut w, 0, 1, true);
+    w.send(0, 1, "uno");
+    let now = w.now;
+    w.clients[0].engine.lock(now);
+    w.run();
+    assert!(!w.clients[0].engine.history.keeps(&w.id(0), &w.peer(1)));
+    assert!(format!("{:?}", w.clients[0].engine.history).contains("chats: {}"));
+    // Still in the vault: it comes back after unlocking, and forgetting deletes it.
+    let ev = unlock_again(&mut w, 0);
+    assert_eq!(histories(&ev).len(), 1);
+    let a = w.id(0);
+    w.command(0, Command::ForgetAccount { account: a });
+    assert!(
+        w.clients[0].records.is_empty(),
+        "{:?}",
+        w.clients[0].records.keys()
+    );
 }

@@ -211,6 +211,8 @@ pub fn notice_key(notice: &Notice) -> &'static str {
         Notice::Unreadable => "unreadable",
         Notice::PeerError { .. } => "peer_error",
         Notice::StoredEncryptedMessage => "stored_encrypted_message",
+        Notice::HistoryOn => "history_on",
+        Notice::HistoryOff => "history_off",
     }
 }
 
@@ -234,6 +236,8 @@ pub fn notice_text(notice: &Notice, t: &Texts) -> String {
         Notice::Unreadable => t.notice_unreadable.clone(),
         Notice::PeerError { text } => fill(&t.notice_peer_error, "text", text),
         Notice::StoredEncryptedMessage => t.notice_stored_encrypted_message.clone(),
+        Notice::HistoryOn => t.notice_history_on.clone(),
+        Notice::HistoryOff => t.notice_history_off.clone(),
     }
 }
 
@@ -591,12 +595,16 @@ mod tests {
         };
         assert_eq!(notice_key(&changed), "fingerprint_changed");
         assert!(notice_text(&changed, es).contains("AAAA BBBB"));
+        assert!(notice_text(&Notice::HistoryOff, es).contains("se borró"));
+        assert!(notice_text(&Notice::HistoryOn, Lang::En.texts()).contains("vault"));
         // The tags are the api's serde names.
         for n in [
             Notice::Verified,
             Notice::VerificationFailed,
             Notice::StoredEncryptedMessage,
             Notice::PeerError { text: "x".into() },
+            Notice::HistoryOn,
+            Notice::HistoryOff,
         ] {
             let wire = serde_json::to_value(&n).unwrap();
             assert_eq!(wire["notice"], notice_key(&n));

@@ -52,6 +52,15 @@ pub struct Conversation {
     pub padlock: Option<PadlockView>,
 }
 
+/// A chat's opt-in history as the worker reported it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChatHistory {
+    /// The chat's messages are being kept in the vault.
+    pub keep: bool,
+    /// The kept messages loaded after unlocking, oldest first (shown above the new ones).
+    pub messages: Vec<ChatMessage>,
+}
+
 /// A group chat as shown. Group chats are never end-to-end encrypted (the screen says so).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Room {
@@ -151,6 +160,8 @@ pub struct Store {
     pub requests: RwSignal<BTreeMap<AccountId, Vec<String>>>,
     /// Conversations per (account, contact).
     pub conversations: RwSignal<BTreeMap<(AccountId, String), Conversation>>,
+    /// The opt-in history per (account, contact), for the chats the worker reported.
+    pub histories: RwSignal<BTreeMap<(AccountId, String), ChatHistory>>,
     /// Group chats per (account, room), joined or being joined.
     pub rooms: RwSignal<BTreeMap<(AccountId, String), Room>>,
     /// Why the last attempt to enter a room failed.
@@ -213,6 +224,7 @@ impl Store {
             rosters: RwSignal::new(BTreeMap::new()),
             requests: RwSignal::new(BTreeMap::new()),
             conversations: RwSignal::new(BTreeMap::new()),
+            histories: RwSignal::new(BTreeMap::new()),
             rooms: RwSignal::new(BTreeMap::new()),
             room_error: RwSignal::new(None),
             room_to_open: RwSignal::new(None),
@@ -374,6 +386,7 @@ impl Store {
         self.rosters.set(BTreeMap::new());
         self.requests.set(BTreeMap::new());
         self.conversations.set(BTreeMap::new());
+        self.histories.set(BTreeMap::new());
         self.rooms.set(BTreeMap::new());
         self.room_error.set(None);
         self.room_to_open.set(None);
@@ -510,6 +523,24 @@ impl Store {
                     }
                 });
             }
+            Event::History {
+                account,
+                peer,
+                keep,
+                messages,
+            } => self.histories.update(|all| {
+                let h = all.entry((account, peer)).or_default();
+                h.keep = keep;
+                if keep {
+                    let known: std::collections::BTreeSet<String> =
+                        h.messages.iter().map(|m| m.id.clone()).collect();
+                    h.messages
+                        .extend(messages.into_iter().filter(|m| !known.contains(&m.id)));
+                } else {
+                    // Deleted from the vault: no longer shown either.
+                    h.messages.clear();
+                }
+            }),
             Event::MessageFailed {
                 account,
                 peer,

@@ -190,6 +190,16 @@ impl Person {
         self.find(css).await.is_selected().await.unwrap()
     }
 
+    /// How many elements match `css` now (visible or not).
+    pub async fn count(&self, css: &str) -> usize {
+        self.browser
+            .client
+            .find_all(fantoccini::Locator::Css(css))
+            .await
+            .map(|all| all.len())
+            .unwrap_or(0)
+    }
+
     /// Waits until an item `list` has a `child` whose text is `text`.
     pub async fn wait_text_in(&self, list: &str, child: &str, text: &str) {
         let deadline = std::time::Instant::now() + STEP;
@@ -339,6 +349,17 @@ pub mod steps {
         p.wait_text_in(css, ".message-text", text).await;
         p.attr_of_item_with_text(css, ".message-text", text, "data-encrypted")
             .await
+    }
+
+    /// Reloads the page, unlocks with the person's passphrase and waits until the account (whose
+    /// password was remembered) is online again.
+    pub async fn reload_and_unlock(p: &Person) {
+        p.reload().await;
+        p.wait_screen("unlock").await;
+        p.fill("#unlock-passphrase", p.passphrase()).await;
+        p.click("#unlock").await;
+        p.wait_screen("contacts").await;
+        p.wait_attr("#account-state", "data-state", "online").await;
     }
 
     /// Waits until the padlock is in `state`.

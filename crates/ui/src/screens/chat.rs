@@ -1,13 +1,15 @@
 //! `data-screen="chat"`: the padlock with the guide's three states (icon + text, never colour alone)
-//! and its menu, the messages (always text) and status lines, and the composer.
+//! and its menu, the opt-in history switch, the messages (always text; kept ones first, with their
+//! date) and status lines, and the composer.
 
-use candado_api::{Command, Delivery, Direction, Padlock, PadlockView};
+use candado_api::{ChatMessage, Command, Delivery, Direction, Padlock, PadlockView};
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
 
-use crate::i18n::fill;
+use crate::i18n::{fill, Texts};
 use crate::logic::{self, Route};
-use crate::store::{Conversation, Item, Store};
+use crate::store::{ChatHistory, Conversation, Item, Store};
 use crate::tr;
 use crate::web;
 
@@ -52,6 +54,48 @@ pub(super) fn delivery_key(d: Delivery) -> &'static str {
     }
 }
 
+/// How many kept messages are shown at first; "show earlier messages" adds as many again, so a
+/// long history never renders thousands of lines at once.
+const HISTORY_PAGE: usize = 200;
+
+/// A message's date and time in the interface's language, and as ISO 8601 for `<time datetime>`.
+fn date_of(at: u64, lang: &str) -> (String, String) {
+    let date = js_sys::Date::new(&JsValue::from_f64(at as f64));
+    let shown: String = date.to_locale_string(lang, &JsValue::UNDEFINED).into();
+    let iso: String = date.to_iso_string().into();
+    (shown, iso)
+}
+
+/// One message line; kept messages (`date` given) show when they were written.
+fn message_view(m: ChatMessage, t: &'static Texts, date: Option<(String, String)>) -> AnyView {
+    let outgoing = m.direction == Direction::Outgoing;
+    let kept = date.is_some();
+    let status = match m.delivery {
+        Delivery::Queued => Some(t.delivery_queued.as_str()),
+        Delivery::Sent if !kept => Some(t.delivery_sent.as_str()),
+        Delivery::Failed => Some(t.room_message_failed.as_str()),
+        Delivery::Sent | Delivery::Received => None,
+    };
+    view! {
+        <li
+            class=if kept { "message kept" } else { "message" }
+            data-id=m.id.clone()
+            data-direction=if outgoing { "outgoing" } else { "incoming" }
+            data-encrypted=if m.encrypted { "true" } else { "false" }
+            data-delivery=delivery_key(m.delivery)
+            data-history=if kept { "true" } else { "false" }
+        >
+            <span class="message-text">{m.text}</span>
+            <span class="message-meta">
+                {date.map(|(shown, iso)| view! { <time class="message-date" datetime=iso>{shown}</time> })}
+                {(!m.encrypted).then(|| view! { <span class="unencrypted">{t.message_unencrypted.as_str()}</span> })}
+                {status.map(|s| view! { <span class="delivery">{s}</span> })}
+            </span>
+        </li>
+    }
+    .into_any()
+}
+
 /// `data-screen="chat"`.
 #[component]
 pub fn Chat(store: Store) -> impl IntoView {
@@ -73,6 +117,25 @@ pub fn Chat(store: Store) -> impl IntoView {
         })
     });
     let state = Signal::derive(move || padlock.get().state);
+    let history = move || -> ChatHistory {
+        let (Some(account), Some(peer)) = (store.current.get(), store.chat_peer()) else {
+            return ChatHistory::default();
+        };
+        store
+            .histories
+            .with(|h| h.get(&(account, peer)).cloned().unwrap_or_default())
+    };
+    let keep = Memo::new(move |_| {
+        let (Some(account), Some(peer)) = (store.current.get(), store.chat_peer()) else {
+            return false;
+        };
+        store
+            .histories
+            .with(|h| h.get(&(account, peer)).is_some_and(|h| h.keep))
+    });
+    let confirm_off = RwSignal::new(false);
+    let history_shown = RwSignal::new(HISTORY_PAGE);
+    let skipped = crate::web::load(crate::web::keys::PASSPHRASE_SKIPPED).as_deref() == Some("1");
     let menu_open = RwSignal::new(false);
     let text = RwSignal::new(String::new());
 
@@ -91,6 +154,25 @@ pub fn Chat(store: Store) -> impl IntoView {
             text: body.clone(),
         })
     });
+    let toggle_history = move |ev: leptos::ev::Event| {
+        if keep.get_untracked() {
+            // Deleting asks first: the switch stays on until the person confirms.
+            if let Some(input) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            {
+                input.set_checked(true);
+            }
+            confirm_off.set(true);
+            request_animation_frame(|| web::focus("history-off-confirm"));
+        } else {
+            with_peer(&|account, peer| Command::SetHistory {
+                account,
+                peer,
+                keep: true,
+            });
+        }
+    };
     let menu_key = move |ev: KeyboardEvent| {
         if ev.key() == "Escape" {
             menu_open.set(false);
@@ -166,38 +248,81 @@ pub fn Chat(store: Store) -> impl IntoView {
         <p id="padlock-finished" class="warning" role="status">
             {move || padlock.get().finished.then(|| store.t().finished_text.as_str())}
         </p>
+        <section class="history-settings card" aria-label=tr!(store, history_label)>
+            <div class="switch-row">
+                <input
+                    type="checkbox"
+                    role="switch"
+                    id="history-toggle"
+                    prop:checked=move || keep.get()
+                    aria-checked=move || if keep.get() { "true" } else { "false" }
+                    aria-describedby="history-explain"
+                    on:change=toggle_history
+                />
+                <label for="history-toggle">{tr!(store, history_toggle)}</label>
+            </div>
+            <p id="history-explain" class="hint">{tr!(store, history_explain)}</p>
+            {skipped.then(|| view! {
+                <p id="history-skipped-warning" class="warning">{tr!(store, history_skipped_warning)}</p>
+            })}
+            <Show when=move || confirm_off.get()>
+                <div id="history-off-dialog" class="confirm warning" role="alertdialog" aria-labelledby="history-off-question">
+                    <p id="history-off-question">{tr!(store, history_off_question)}</p>
+                    <div class="actions">
+                        <button type="button" id="history-off-confirm" class="danger" on:click=move |_| {
+                            confirm_off.set(false);
+                            with_peer(&|account, peer| Command::SetHistory { account, peer, keep: false });
+                            web::focus("history-toggle");
+                        }>
+                            {tr!(store, history_off_confirm)}
+                        </button>
+                        <button type="button" id="history-off-cancel" class="secondary" on:click=move |_| {
+                            confirm_off.set(false);
+                            web::focus("history-toggle");
+                        }>
+                            {tr!(store, history_off_cancel)}
+                        </button>
+                    </div>
+                </div>
+            </Show>
+        </section>
         <ul id="messages" class="messages plain" role="log" aria-label=tr!(store, messages_label)>
+            {move || {
+                // Kept messages first (their own block, so new messages do not redraw them).
+                let t = store.t();
+                let lang = store.lang.get().tag();
+                let messages = history().messages;
+                let total = messages.len();
+                let hidden = total.saturating_sub(history_shown.get());
+                let more = (hidden > 0).then(|| view! {
+                    <li class="history-more">
+                        <button type="button" id="history-more" class="secondary" on:click=move |_| {
+                            history_shown.update(|n| *n = n.saturating_add(HISTORY_PAGE));
+                        }>
+                            {fill(&t.history_more, "n", &hidden.to_string())}
+                        </button>
+                    </li>
+                });
+                let kept = messages
+                    .into_iter()
+                    .skip(hidden)
+                    .map(|m| {
+                        let date = date_of(m.at, lang);
+                        message_view(m, t, Some(date))
+                    })
+                    .collect_view();
+                let divider = (total > 0).then(|| view! {
+                    <li class="notice history-divider" id="history-divider">{t.history_saved_until_here.as_str()}</li>
+                });
+                view! { {more} {kept} {divider} }
+            }}
             {move || {
                 let t = store.t();
                 conversation()
                     .items
                     .into_iter()
                     .map(|item| match item {
-                        Item::Message(m) => {
-                            let outgoing = m.direction == Direction::Outgoing;
-                            let status = match m.delivery {
-                                Delivery::Queued => Some(t.delivery_queued.as_str()),
-                                Delivery::Sent => Some(t.delivery_sent.as_str()),
-                                Delivery::Failed => Some(t.room_message_failed.as_str()),
-                                Delivery::Received => None,
-                            };
-                            view! {
-                                <li
-                                    class="message"
-                                    data-id=m.id.clone()
-                                    data-direction=if outgoing { "outgoing" } else { "incoming" }
-                                    data-encrypted=if m.encrypted { "true" } else { "false" }
-                                    data-delivery=delivery_key(m.delivery)
-                                >
-                                    <span class="message-text">{m.text}</span>
-                                    <span class="message-meta">
-                                        {(!m.encrypted).then(|| view! { <span class="unencrypted">{t.message_unencrypted.as_str()}</span> })}
-                                        {status.map(|s| view! { <span class="delivery">{s}</span> })}
-                                    </span>
-                                </li>
-                            }
-                            .into_any()
-                        }
+                        Item::Message(m) => message_view(m, t, None),
                         Item::Notice(n) => view! {
                             <li class="notice" data-notice=logic::notice_key(&n)>{logic::notice_text(&n, t)}</li>
                         }
