@@ -283,6 +283,8 @@ pub struct Texts {
     pub room_leave: String,
     pub room_own: String,
     pub new_room_message: String,
+    pub update_available: String,
+    pub update_reload: String,
 }
 
 impl Texts {
