@@ -43,18 +43,24 @@ const OUR_WASM_CRATES: &[&str] = &[
     "candado-vault",
 ];
 
-/// `cargo xtask dist [--out DIR]`.
+/// `cargo xtask dist [--out DIR] [--check-reproducible]`.
 pub fn command(args: &[String]) -> Result<(), String> {
     let mut out = workspace_root().join("dist");
+    let mut check = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--out" => out = PathBuf::from(it.next().ok_or("--out needs a folder")?),
+            "--check-reproducible" => check = true,
             other => return Err(format!("unknown option {other:?} for `dist`")),
         }
     }
     let path = tools::ensure_build_tools()?;
     let dist = build(&path, &out)?;
+    if check {
+        let files = check_reproducible(&path, &dist)?;
+        println!("reproducible: a second build from source gave the same {files} files");
+    }
     println!(
         "dist: {} (check a copy with `sha256sum -c SHA256SUMS` inside it)",
         dist.display()
@@ -186,7 +192,22 @@ pub fn finish(dist: &Path) -> Result<(), String> {
         "    <script type=\"module\" src=\"{boot_name}\" integrity=\"{}\" crossorigin=\"anonymous\"></script>",
         sri(dist, &boot_name)?
     );
-    let html = html.replacen("</head>", &format!("{head}  </head>"), 1);
+    let html = if html.lines().any(|l| l.trim() == "</head>") {
+        html.lines()
+            .map(|l| {
+                if l.trim() == "</head>" {
+                    format!("{head}  </head>\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect::<String>()
+    } else {
+        html.replacen("</head>", &format!("{head}</head>"), 1)
+    };
+    if !html.contains("rel=\"manifest\"") {
+        return Err("index.html has no </head>".into());
+    }
     if html.contains("<script>")
         || html.contains("<script type=\"module\">")
         || html.contains(" style=")

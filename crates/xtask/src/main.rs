@@ -4,7 +4,7 @@
 //!   app with Trunk and serve it on http://127.0.0.1:8080 until Ctrl-C.
 //! - `cargo xtask test [PART…]`: install test prerequisites, run every check (or only the named parts), end
 //!   with one line `N passed, N failed`.
-//! - `cargo xtask dist [--out DIR]`: the release `dist/` as it ships (hashed boot script, integrity on every
+//! - `cargo xtask dist [--out DIR] [--check-reproducible]`: the release `dist/` as it ships (hashed boot script, integrity on every
 //!   reference, manifest, icons, service worker, `SHA256SUMS`).
 //! - `cargo xtask bench [size] [otr] [vault]`: print figures (never pass/fail).
 
@@ -22,7 +22,9 @@ usage: cargo xtask <command>
 
   run [--release] [--port N]   build the app and serve it with a private Prosody (Ctrl-C stops)
   test [PART...]               run the checks; PART is one of: lint native otr xmpp vault web interop e2e
-  dist [--out DIR]             the release dist/ with manifest, service worker and SHA256SUMS
+  dist [--out DIR] [--check-reproducible]
+                               the release dist/ with manifest, service worker and SHA256SUMS;
+                               with the flag, build again from source and compare
   bench [size] [otr] [vault]   print figures: first-load size, OTR and Argon2id native vs browser
 ";
 
