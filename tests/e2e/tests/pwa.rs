@@ -371,8 +371,8 @@ async fn explains_when_webassembly_is_disabled() {
     let server: StaticServer = serve_dist(&dist_dir(), "ws://127.0.0.1:9/xmpp-websocket");
     // V8 without a JIT has no WebAssembly, as in Lockdown Mode.
     let browser = Chromium::start_with("pwa-no-wasm", "es-AR", &["--js-flags=--jitless"], false)
-    .await
-    .unwrap();
+        .await
+        .unwrap();
     browser.client.goto(&server.url()).await.unwrap();
     let text = visible(&browser, "#no-wasm").await;
     browser.screenshot("pwa-no-wasm").await.unwrap();
