@@ -142,3 +142,7 @@ pub mod wire;
 
 pub use error::{DecodeError, Error, PeerError, UsageError};
 pub use session::{Event, MessageState, Policy, Router, Sent, Session, SessionConfig};
+
+/// The OTR protocol versions this crate speaks (listed in `candado.doap`; a test keeps them equal).
+pub const SUPPORTED_VERSIONS: &[wire::message::Version] =
+    &[wire::message::Version::V2, wire::message::Version::V3];

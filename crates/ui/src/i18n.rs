@@ -316,6 +316,8 @@ pub struct Texts {
     pub room_invite: String,
     pub room_invite_sent: String,
     pub room_message_failed: String,
+    pub update_available: String,
+    pub update_reload: String,
 }
 
 impl Texts {

@@ -182,6 +182,7 @@ pub mod register;
 pub mod scram;
 mod session;
 mod sm;
+pub mod specs;
 mod stanza;
 mod types;
 
@@ -190,6 +191,7 @@ pub use framing::{FrameError, Limits};
 pub use register::{FieldValue, FormField, MediaData, RegistrationForm, SubmitError};
 pub use session::{Resumption, Session};
 pub use sm::UnackedStanza;
+pub use specs::SUPPORTED;
 pub use types::{
     Caps, CarbonDirection, ChatState, CloseReason, Command, CommandError, Config, DiscoIdentity,
     DiscoItem, Event, MessageKind, Occupant, OutgoingMessage, ProtocolError, RoomConfig,

@@ -105,7 +105,7 @@ fn write_json(rows: &[Row]) -> Result<(), String> {
 /// Builds the release app and measures the raw, gzip (level 9) and brotli (quality 11) size of every file
 /// the browser loads on first visit.
 fn size(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
-    let dist = tools::trunk_build(path, true)?;
+    let dist = crate::dist::build(path, &workspace_root().join("dist"))?;
     let mut rows = Vec::new();
     let (mut raw, mut gz, mut br) = (0, 0, 0);
     for file in first_load_files(&dist)? {
@@ -138,7 +138,8 @@ fn size(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// Every file in `dist/` (all of them load on first visit: the page, its CSS, the app and the worker).
+/// Every file in `dist/` but `SHA256SUMS`: all of them load on first visit (the page, its CSS, the boot
+/// script, the app and the worker, the manifest and `sw.js`, and the icons the service worker precaches).
 fn first_load_files(dist: &Path) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     let mut stack = vec![dist.to_path_buf()];
@@ -147,7 +148,7 @@ fn first_load_files(dist: &Path) -> Result<Vec<PathBuf>, String> {
             let path = entry.map_err(|e| e.to_string())?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else {
+            } else if path.file_name().is_some_and(|n| n != "SHA256SUMS") {
                 out.push(path);
             }
         }

@@ -4,9 +4,12 @@
 //!   app with Trunk and serve it on http://127.0.0.1:8080 until Ctrl-C.
 //! - `cargo xtask test [PART…]`: install test prerequisites, run every check (or only the named parts), end
 //!   with one line `N passed, N failed`.
+//! - `cargo xtask dist [--out DIR] [--check-reproducible]`: the release `dist/` as it ships (hashed boot script, integrity on every
+//!   reference, manifest, icons, service worker, `SHA256SUMS`).
 //! - `cargo xtask bench [size] [otr] [vault]`: print figures (never pass/fail).
 
 mod bench;
+mod dist;
 mod run;
 mod steps;
 mod test;
@@ -19,6 +22,9 @@ usage: cargo xtask <command>
 
   run [--release] [--port N]   build the app and serve it with a private Prosody (Ctrl-C stops)
   test [PART...]               run the checks; PART is one of: lint native otr xmpp vault web interop e2e
+  dist [--out DIR] [--check-reproducible]
+                               the release dist/ with manifest, service worker and SHA256SUMS;
+                               with the flag, build again from source and compare
   bench [size] [otr] [vault]   print figures: first-load size, OTR and Argon2id native vs browser
 ";
 
@@ -32,6 +38,7 @@ fn main() -> ExitCode {
         "run" => run::run(rest),
         "test" => return test::test(rest),
         "bench" => bench::bench(rest),
+        "dist" => dist::command(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

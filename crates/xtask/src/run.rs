@@ -30,7 +30,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     tools::ensure_packages(tools::RUN_PACKAGES)?;
     let path = tools::ensure_build_tools()?;
-    let dist = tools::trunk_build(&path, release)?;
+    // `--release` serves exactly what `cargo xtask dist` ships (service worker included).
+    let dist = if release {
+        crate::dist::build(&path, &workspace_root().join("dist"))?
+    } else {
+        tools::trunk_build(&path, false)?
+    };
 
     let data = workspace_root().join(".candado").join("prosody");
     let prosody = Prosody::start(&data, LOCAL_DOMAIN)?;

@@ -4,6 +4,7 @@ use std::process::{Command, ExitCode};
 
 use candado_harness::workspace_root;
 
+use crate::dist;
 use crate::steps::Tally;
 use crate::tools::{self, cargo};
 
@@ -23,7 +24,10 @@ const PARTS: &[(&str, &str)] = &[
         "vault",
         "candado-vault tests, native and in headless Chromium",
     ),
-    ("web", "wasm-bindgen-test suites in headless Chromium"),
+    (
+        "web",
+        "wasm-bindgen-test suites in headless Chromium; the shipped dist/ (PWA, CSP, offline, update, no-wasm, reproducible)",
+    ),
     ("interop", "candado-otr against real libotr 4.1.1"),
     (
         "e2e",
@@ -134,6 +138,7 @@ pub fn test(args: &[String]) -> ExitCode {
                     cmd.args(["-p", krate]);
                     tally.tests(&format!("{krate} in headless Chromium"), &mut cmd);
                 }
+                web_dist(&mut tally, path.as_ref());
             }
             "interop" => tally.tests(
                 "interop with libotr",
@@ -205,17 +210,85 @@ pub fn browser_test_cmd(path: Option<&std::ffi::OsString>) -> Command {
     cmd
 }
 
+/// The e2e suite file that belongs to the `web` part (the shipped files as a browser meets them).
+const PWA_SUITE: &str = "pwa";
+
 fn e2e(tally: &mut Tally, path: Option<&std::ffi::OsString>) {
     let Some(path) = path else {
         tally.record_failure("e2e", "build tools are missing");
         return;
     };
-    match tools::trunk_build(path, true) {
+    match dist::build(path, &workspace_root().join("dist")) {
         Ok(dist) => {
-            let mut cmd = cargo_cmd(&["test", "-p", "candado-e2e", "--", "--test-threads=2"]);
+            let mut cmd = cargo_cmd(&["test", "-p", "candado-e2e"]);
+            match e2e_suites() {
+                Ok(suites) => {
+                    for suite in suites.iter().filter(|s| *s != PWA_SUITE) {
+                        cmd.args(["--test", suite]);
+                    }
+                }
+                Err(e) => return tally.record_failure("list the e2e suites", &e),
+            }
+            cmd.args(["--", "--test-threads=2"]);
             cmd.env("CANDADO_DIST", dist);
             tally.tests("end-to-end (Chromium + Prosody)", &mut cmd);
         }
-        Err(e) => tally.record_failure("build dist/ with Trunk (release)", &e),
+        Err(e) => tally.record_failure("build dist/ (cargo xtask dist)", &e),
+    }
+}
+
+/// The test files of `tests/e2e/tests/`, by name.
+fn e2e_suites() -> Result<Vec<String>, String> {
+    let dir = workspace_root().join("tests/e2e/tests");
+    let mut out: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The `web` part's checks of what ships: the PWA suite against `cargo xtask dist`'s output, then the
+/// reproducibility check (our crates compiled a second time from source give the same `SHA256SUMS`).
+fn web_dist(tally: &mut Tally, path: Option<&std::ffi::OsString>) {
+    let Some(path) = path else {
+        tally.record_failure("web: dist", "build tools are missing");
+        return;
+    };
+    let dist = match dist::build(path, &workspace_root().join("dist")) {
+        Ok(dist) => {
+            let mut cmd = cargo_cmd(&[
+                "test",
+                "-p",
+                "candado-e2e",
+                "--test",
+                PWA_SUITE,
+                "--",
+                "--test-threads=2",
+            ]);
+            cmd.env("CANDADO_DIST", &dist);
+            tally.tests("installable PWA under the documented headers", &mut cmd);
+            dist
+        }
+        Err(e) => return tally.record_failure("build dist/ (cargo xtask dist)", &e),
+    };
+    eprintln!("\n==> reproducible dist/ (our crates compiled twice)");
+    let start = std::time::Instant::now();
+    match dist::check_reproducible(path, &dist) {
+        Ok(files) => {
+            eprintln!("xtask: {files} files identical in both builds");
+            tally.steps.push(crate::steps::StepResult {
+                name: "reproducible dist/".into(),
+                passed: 1,
+                failed: 0,
+                ok: true,
+                elapsed: start.elapsed(),
+            });
+        }
+        Err(e) => tally.record_failure("reproducible dist/", &e),
     }
 }

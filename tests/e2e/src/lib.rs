@@ -257,10 +257,51 @@ impl Person {
     }
 }
 
-/// The built app served on loopback with a `config.json` for the domain `localhost` and
-/// `websocket_url`.
-pub fn serve_app(websocket_url: &str) -> candado_harness::StaticServer {
-    let server = candado_harness::StaticServer::start(&dist_dir(), 0).expect("serve dist/");
+/// The Content-Security-Policy `docs/deploy.md` gives hosts, with `connect` (the XMPP WebSocket
+/// endpoints, space-separated) in `connect-src`: exactly the policy of issue #7.
+pub fn csp(connect: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' blob: data:; connect-src 'self' {connect}; object-src 'none'; \
+         base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// The headers `docs/deploy.md` tells hosts to send with every response.
+pub fn documented_headers(connect: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("Content-Security-Policy", csp(connect)),
+        ("Referrer-Policy", "no-referrer".into()),
+        ("Permissions-Policy", PERMISSIONS_POLICY.into()),
+        ("X-Content-Type-Options", "nosniff".into()),
+    ]
+}
+
+/// The `Permissions-Policy` of `docs/deploy.md`: nothing the app does not use.
+pub const PERMISSIONS_POLICY: &str =
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), \
+     geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=()";
+
+/// Where the tests' copy of the policy sends violation reports (see [`serve_dist`]).
+pub const CSP_REPORT_PATH: &str = "/csp-report";
+
+/// Serves `dist` on loopback with the documented headers (`connect-src` naming `websocket_url`'s origin)
+/// and a `config.json` for the domain `localhost`.
+///
+/// To count violations, the same policy is also sent as `Content-Security-Policy-Report-Only` with a
+/// `report-uri` on this server: the browser then reports every violation of the enforced policy (from
+/// the page and from its workers) as a `POST /csp-report`, which [`csp_violations`] finds in the request
+/// log. The enforced header stays exactly the documented one.
+pub fn serve_dist(dist: &std::path::Path, websocket_url: &str) -> candado_harness::StaticServer {
+    let server = candado_harness::StaticServer::start(dist, 0).expect("serve dist/");
+    let connect = ws_origin(websocket_url);
+    for (name, value) in documented_headers(&connect) {
+        server.add_header(name, &value);
+    }
+    server.add_header(
+        "Content-Security-Policy-Report-Only",
+        &format!("{}; report-uri {CSP_REPORT_PATH}", csp(&connect)),
+    );
     let config = serde_json::json!({ "domain": "localhost", "websocket_url": websocket_url });
     server.set_file(
         "/config.json",
@@ -268,6 +309,27 @@ pub fn serve_app(websocket_url: &str) -> candado_harness::StaticServer {
         config.to_string().into_bytes(),
     );
     server
+}
+
+/// The built app served as [`serve_dist`] does.
+pub fn serve_app(websocket_url: &str) -> candado_harness::StaticServer {
+    serve_dist(&dist_dir(), websocket_url)
+}
+
+/// `ws://host:port` of a WebSocket URL (what `connect-src` names).
+pub fn ws_origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("ws", url));
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{host}")
+}
+
+/// The CSP violation reports `server` has received so far (one request-log line each).
+pub fn csp_violations(server: &candado_harness::StaticServer) -> Vec<String> {
+    server
+        .request_log()
+        .into_iter()
+        .filter(|line| line.contains(CSP_REPORT_PATH))
+        .collect()
 }
 
 /// The steps of the guide that every suite walks, on the element ids the app uses.

@@ -8,7 +8,7 @@
 use candado_e2e::steps::{
     answer, ask, befriend, first_run_and_register, open_chat, padlock, send, wait_incoming,
 };
-use candado_e2e::{serve_app, Person};
+use candado_e2e::{csp_violations, serve_app, Person};
 use candado_harness::{fresh_dir, Prosody, Way, WsProxy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,6 +119,9 @@ async fn two_people_walk_the_guide() {
     padlock(&alice, "not_encrypted").await;
     alice.shot("peer-ended").await;
 
+    // The whole journey ran under the documented Content-Security-Policy without one violation.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(csp_violations(&server), Vec::<String>::new());
     alice.close().await;
     bob.close().await;
 }

@@ -2,23 +2,11 @@
 
 use std::time::Duration;
 
-use candado_e2e::dist_dir;
-use candado_harness::{fresh_dir, Chromium, Prosody, StaticServer};
+use candado_e2e::{csp_violations, serve_app};
+use candado_harness::{fresh_dir, Chromium, Prosody};
 use fantoccini::Locator;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Serves the built app with a `config.json` pointing at `websocket_url`.
-fn serve_app(websocket_url: &str) -> StaticServer {
-    let server = StaticServer::start(&dist_dir(), 0).expect("serve dist/");
-    let config = serde_json::json!({ "domain": "localhost", "websocket_url": websocket_url });
-    server.set_file(
-        "/config.json",
-        "application/json",
-        config.to_string().into_bytes(),
-    );
-    server
-}
 
 async fn status_of(browser: &Chromium, state: &str) -> Result<String, String> {
     browser
@@ -62,6 +50,9 @@ async fn shows_connected_in_spanish_when_prosody_answers() {
             .any(|l| l.starts_with("GET /candado-worker_loader.js 200")),
         "{log:?}"
     );
+    // Under the documented Content-Security-Policy, nothing was refused.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(csp_violations(&server), Vec::<String>::new());
     browser.close().await;
 }
 

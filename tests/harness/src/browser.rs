@@ -40,6 +40,18 @@ pub struct Chromium {
 impl Chromium {
     /// Starts chromedriver and a headless Chromium whose preferred language is `lang` (e.g. `es-AR`).
     pub async fn start(label: &str, lang: &str) -> Result<Chromium, String> {
+        Chromium::start_with(label, lang, &[], false).await
+    }
+
+    /// Like [`Chromium::start`], with `extra_args` for Chromium (e.g. `--js-flags=--noexpose_wasm`) and,
+    /// when `network_log` is set, chromedriver's performance log on (read it with
+    /// [`Chromium::requested_urls`]).
+    pub async fn start_with(
+        label: &str,
+        lang: &str,
+        extra_args: &[&str],
+        network_log: bool,
+    ) -> Result<Chromium, String> {
         let chromedriver = which("chromedriver").ok_or_else(|| {
             "chromedriver is not installed: install the `chromium-driver` package".to_string()
         })?;
@@ -65,7 +77,8 @@ impl Chromium {
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|s| s.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
         args.push(format!("--lang={lang}"));
-        let caps = serde_json::json!({
+        args.extend(extra_args.iter().map(|a| a.to_string()));
+        let mut caps = serde_json::json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": binary,
@@ -73,6 +86,9 @@ impl Chromium {
                 "prefs": { "intl": { "accept_languages": lang } },
             },
         });
+        if network_log {
+            caps["goog:loggingPrefs"] = serde_json::json!({ "performance": "ALL" });
+        }
         let serde_json::Value::Object(caps) = caps else {
             return Err("capabilities are not an object".into());
         };
@@ -130,6 +146,55 @@ impl Chromium {
         ))
     }
 
+    /// Sends one Chrome DevTools Protocol command (`Page.getInstallabilityErrors`, …) through
+    /// chromedriver's `goog/cdp/execute` endpoint; returns its result.
+    pub async fn cdp(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        self.client
+            .issue_cmd(Extension {
+                path: "goog/cdp/execute",
+                body: serde_json::json!({ "cmd": method, "params": params }),
+            })
+            .await
+            .map_err(|e| format!("{method}: {e}"))
+    }
+
+    /// Every URL the page and its workers asked the network for since the last call (HTTP requests and
+    /// WebSockets), from chromedriver's performance log. Needs `network_log` in
+    /// [`Chromium::start_with`].
+    pub async fn requested_urls(&self) -> Result<Vec<String>, String> {
+        let entries = self
+            .client
+            .issue_cmd(Extension {
+                path: "se/log",
+                body: serde_json::json!({ "type": "performance" }),
+            })
+            .await
+            .map_err(|e| format!("performance log: {e}"))?;
+        let mut urls = Vec::new();
+        for entry in entries.as_array().into_iter().flatten() {
+            let Some(text) = entry["message"].as_str() else {
+                continue;
+            };
+            let Ok(message) = serde_json::from_str::<serde_json::Value>(text) else {
+                continue;
+            };
+            let message = &message["message"];
+            let url = match message["method"].as_str() {
+                Some("Network.requestWillBeSent") => &message["params"]["request"]["url"],
+                Some("Network.webSocketCreated") => &message["params"]["url"],
+                _ => continue,
+            };
+            if let Some(url) = url.as_str() {
+                urls.push(url.to_string());
+            }
+        }
+        Ok(urls)
+    }
+
     /// Ends the WebDriver session and stops chromedriver.
     pub async fn close(mut self) {
         let client = self.client.clone();
@@ -141,5 +206,30 @@ impl Chromium {
 impl Drop for Chromium {
     fn drop(&mut self) {
         stop_group(&mut self.driver, Duration::from_secs(2));
+    }
+}
+
+/// A chromedriver extension command: POST `/session/{id}/<path>` with a JSON body.
+#[derive(Debug)]
+struct Extension {
+    path: &'static str,
+    body: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Extension {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }

@@ -72,6 +72,7 @@ pub fn Shell(store: Store) -> impl IntoView {
         Screen::Settings => view! { <settings::Settings store=store /> }.into_any(),
     };
     view! {
+        <UpdateBanner store=store />
         <div class="shell">
             <header class="brand">
                 <h1>"Candado"</h1>
@@ -94,6 +95,49 @@ pub fn Shell(store: Store) -> impl IntoView {
             </div>
             <verify::SmpIncoming store=store />
         </div>
+    }
+}
+
+/// "A new version is ready — Reload": shown when the boot script reports a waiting service worker
+/// (`candado:update-waiting`, or `data-update="waiting"` on `<html>` if that came before the app). Only the
+/// person's click takes the new version (`candado:update-accept`; the boot script then activates it and
+/// reloads), so nothing is swapped under an open conversation.
+#[component]
+fn UpdateBanner(store: Store) -> impl IntoView {
+    use wasm_bindgen::JsCast;
+    let waiting = RwSignal::new(
+        crate::web::document()
+            .and_then(|d| d.document_element())
+            .and_then(|root| root.get_attribute("data-update"))
+            .as_deref()
+            == Some("waiting"),
+    );
+    if let Some(window) = web_sys::window() {
+        let on_waiting =
+            wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || waiting.set(true));
+        let _ = window.add_event_listener_with_callback(
+            "candado:update-waiting",
+            on_waiting.as_ref().unchecked_ref(),
+        );
+        on_waiting.forget();
+    }
+    let reload = move |_| {
+        if let (Some(window), Ok(event)) = (
+            web_sys::window(),
+            web_sys::Event::new("candado:update-accept"),
+        ) {
+            let _ = window.dispatch_event(&event);
+        }
+    };
+    view! {
+        <Show when=move || waiting.get()>
+            <div id="update-banner" class="update-banner" role="status">
+                <p>{tr!(store, update_available)}</p>
+                <button id="update-reload" type="button" on:click=reload>
+                    {tr!(store, update_reload)}
+                </button>
+            </div>
+        </Show>
     }
 }
 
