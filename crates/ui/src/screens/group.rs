@@ -96,19 +96,23 @@ pub fn Group(store: Store) -> impl IntoView {
     };
 
     view! {
-        <p id="group-banner" class="group-banner" role="note">{tr!(store, group_banner)}</p>
-        <header class="chat-header card">
-            <button type="button" class="secondary" id="back" on:click=move |_| {
-                store.command_error.set(None);
-                store.route.set(Route::Home);
-            }>
-                {tr!(store, back)}
-            </button>
-            <h2 id="group-room">{room_jid}</h2>
-            <button type="button" class="secondary" id="room-leave" on:click=leave>
-                {tr!(store, room_leave)}
-            </button>
-        </header>
+        // The banner and the header stay on screen together while a long room scrolls, so the way
+        // back is never hidden under the banner.
+        <div class="group-top">
+            <p id="group-banner" class="group-banner" role="note">{tr!(store, group_banner)}</p>
+            <header class="chat-header card">
+                <button type="button" class="secondary" id="back" on:click=move |_| {
+                    store.command_error.set(None);
+                    store.route.set(Route::Home);
+                }>
+                    {tr!(store, back)}
+                </button>
+                <h2 id="group-room">{room_jid}</h2>
+                <button type="button" class="secondary" id="room-leave" on:click=leave>
+                    {tr!(store, room_leave)}
+                </button>
+            </header>
+        </div>
         <p class="room-subject">
             <span class="label">{tr!(store, room_subject_label)} ": "</span>
             <span id="room-subject" data-empty=move || subject.get().is_none().then_some("true")>
