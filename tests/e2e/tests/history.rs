@@ -48,7 +48,7 @@ async fn history_is_kept_only_where_it_was_turned_on_and_deleted_when_turned_off
     alice.click("#start-private").await;
     padlock(&alice, "encrypted_unverified").await;
     padlock(&bob, "encrypted_unverified").await;
-    let (first, second) = ("Esto queda guardado, ¿sí?", "<i>Kept</i> on your side only");
+    let (first, second) = ("Esto queda guardado, ¿sí?", "Kept on your side only: 2 < 3");
     send(&alice, first).await;
     assert_eq!(wait_incoming(&bob, first).await, "true");
     send(&bob, second).await;
