@@ -637,8 +637,10 @@ async fn group_chats_join_with_a_permanent_banner_and_text_only_messages() {
     assert_eq!(m.screen(), "group");
     assert_eq!(m.attr("#screen", "data-room").as_deref(), Some(room));
     assert!(m.store.room_error.get_untracked().is_none());
-    let banner = m.get("#screen > :first-child");
+    // The banner is the first thing on the screen, inside the part that stays on top.
+    let banner = m.get("#screen > :first-child > :first-child");
     assert_eq!(banner.id(), "group-banner");
+    assert_eq!(m.get("#screen > :first-child").class_name(), "group-top");
     assert_eq!(banner.get_attribute("role").as_deref(), Some("note"));
     assert!(m
         .text("#group-banner")
