@@ -1136,6 +1136,20 @@ impl Account {
         );
     }
 
+    /// The name of `room` if we are in it; otherwise reports "not in that room" and gives `None`.
+    fn joined_room<R>(&self, room: &BareJid, out: &mut Out<'_, R>) -> Option<String> {
+        let name = room.to_string();
+        if self.rooms.get(&name).is_some_and(|r| r.joined) {
+            return Some(name);
+        }
+        out.fail(
+            Some(&self.id),
+            CommandFailure::WrongState,
+            "not in that room".into(),
+        );
+        None
+    }
+
     /// Sets the subject of a room we are in; a refusal comes back as [`Event::RoomSubjectFailed`].
     pub(crate) fn set_room_subject<R>(
         &mut self,
@@ -1143,15 +1157,9 @@ impl Account {
         subject: String,
         out: &mut Out<'_, R>,
     ) {
-        let name = room.to_string();
-        if !self.rooms.get(&name).is_some_and(|r| r.joined) {
-            out.fail(
-                Some(&self.id),
-                CommandFailure::WrongState,
-                "not in that room".into(),
-            );
+        let Some(name) = self.joined_room(&room, out) else {
             return;
-        }
+        };
         let subject = subject.trim().to_owned();
         if let Some(id) = self.xmpp(xmpp::Command::SetRoomSubject { room, subject }, out) {
             self.note_room_sent(id, name, RoomSent::Subject);
@@ -1160,13 +1168,7 @@ impl Account {
 
     /// Invites `jid` into a room we are in, through the room.
     pub(crate) fn invite_to_room<R>(&mut self, room: BareJid, jid: &str, out: &mut Out<'_, R>) {
-        let name = room.to_string();
-        if !self.rooms.get(&name).is_some_and(|r| r.joined) {
-            out.fail(
-                Some(&self.id),
-                CommandFailure::WrongState,
-                "not in that room".into(),
-            );
+        if self.joined_room(&room, out).is_none() {
             return;
         }
         let Some(to) = crate::parse_jid(jid) else {
