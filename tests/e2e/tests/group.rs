@@ -8,8 +8,8 @@
 //!
 //! Every step saves a screenshot under `target/e2e/group-*.png`.
 
-use candado_e2e::{dist_dir, Person};
-use candado_harness::{fresh_dir, Prosody, StaticServer};
+use candado_e2e::{csp_violations, serve_app, Person};
+use candado_harness::{fresh_dir, Prosody};
 
 const ROOM: &str = "sala@conference.localhost";
 const OTHER_ROOM: &str = "otra@conference.localhost";
@@ -28,17 +28,6 @@ async fn wait_text(p: &Person, css: &str, want: &str) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-}
-
-fn serve_app(websocket_url: &str) -> StaticServer {
-    let server = StaticServer::start(&dist_dir(), 0).expect("serve dist/");
-    let config = serde_json::json!({ "domain": "localhost", "websocket_url": websocket_url });
-    server.set_file(
-        "/config.json",
-        "application/json",
-        config.to_string().into_bytes(),
-    );
-    server
 }
 
 /// Registers `user` in the app (after creating the app passphrase) and waits until it is online.
@@ -244,6 +233,8 @@ async fn two_people_chat_in_a_room_that_says_it_is_not_encrypted() {
     alice.shot("subject").await;
     bob.shot("subject").await;
 
+    // The whole room journey ran under the documented headers without a CSP violation.
+    assert_eq!(csp_violations(&server), Vec::<String>::new());
     alice.close().await;
     bob.close().await;
 }
