@@ -8,10 +8,11 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::i18n::Lang;
+use crate::lang::Lang;
 use crate::logic;
 use crate::screens::{probe, Shell};
 use crate::store::{Status, Store};
+use crate::texts::td_string;
 use crate::web::{self, keys};
 use crate::worker_link::{ScriptKind, WorkerLink, WORKER_SCRIPT};
 
@@ -65,7 +66,7 @@ fn App() -> impl IntoView {
         };
         store.apply(event);
         if notify && web::page_hidden() && web::load(keys::NOTIFICATIONS).as_deref() == Some("1") {
-            web::notify(&store.lang.get_untracked().texts().new_message);
+            web::notify(td_string!(store.locale_untracked(), new_message));
         }
     }) {
         Ok(link) => LINK.with(|l| *l.borrow_mut() = Some(link)),

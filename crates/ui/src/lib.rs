@@ -5,19 +5,22 @@
 //! gets back. It knows no OTR or XMPP types, only `candado-api`.
 //!
 //! One store ([`store::Store`], signals only) is fed by the worker's events; the screens
-//! (`screens::*`) read it and send commands. The decisions that need no DOM live in [`logic`] and are
-//! tested on every target. On native targets only [`i18n`] and [`logic`] exist: the rest needs a browser.
+//! (`screens::*`) read it and send commands; their words come from `texts`, compiled from
+//! `locales/*.json` by `leptos_i18n`. The decisions that need no DOM live in [`logic`] and are
+//! tested on every target. On native targets only [`lang`] and [`logic`] exist: the rest needs a browser.
 
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod config;
-pub mod i18n;
+pub mod lang;
 pub mod logic;
 #[cfg(target_arch = "wasm32")]
 pub mod screens;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod texts;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 #[cfg(target_arch = "wasm32")]

@@ -2,12 +2,7 @@
 //! shows, how strong a passphrase looks, what the padlock and the status lines say, how a server's
 //! registration form maps to inputs and back, and the QR code's module matrix.
 
-use candado_api::{
-    AccountFailure, AccountState, CommandFailure, FormField, FormValue, Notice, OtrPolicy, Padlock,
-    VaultFailure, VaultState,
-};
-
-use crate::i18n::{fill, Texts};
+use candado_api::{AccountState, FormField, FormValue, Notice, OtrPolicy, Padlock, VaultState};
 
 /// Where the person is, inside an unlocked vault.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -187,15 +182,6 @@ pub fn padlock_key(state: Padlock) -> &'static str {
     }
 }
 
-/// The padlock's visible label.
-pub fn padlock_label(state: Padlock, t: &Texts) -> &str {
-    match state {
-        Padlock::NotEncrypted => &t.padlock_not_encrypted,
-        Padlock::EncryptedUnverified => &t.padlock_encrypted_unverified,
-        Padlock::Verified => &t.padlock_verified,
-    }
-}
-
 /// A notice's tag as the api writes it (`data-notice`).
 pub fn notice_key(notice: &Notice) -> &'static str {
     match notice {
@@ -213,31 +199,6 @@ pub fn notice_key(notice: &Notice) -> &'static str {
         Notice::StoredEncryptedMessage => "stored_encrypted_message",
         Notice::HistoryOn => "history_on",
         Notice::HistoryOff => "history_off",
-    }
-}
-
-/// A notice's status line.
-pub fn notice_text(notice: &Notice, t: &Texts) -> String {
-    match notice {
-        Notice::PrivateStarted { verified: true } => t.notice_private_started.clone(),
-        Notice::PrivateStarted { verified: false } => {
-            format!("{}. {}", t.notice_private_started, t.notice_not_verified)
-        }
-        Notice::PeerEndedPrivate => t.notice_peer_ended_private.clone(),
-        Notice::PrivateEnded => t.notice_private_ended.clone(),
-        Notice::FingerprintChanged { fingerprint } => {
-            fill(&t.notice_fingerprint_changed, "fp", fingerprint)
-        }
-        Notice::Verified => t.notice_verified.clone(),
-        Notice::AnsweredCorrectly => t.notice_answered_correctly.clone(),
-        Notice::VerificationFailed => t.notice_verification_failed.clone(),
-        Notice::VerificationAborted => t.notice_verification_aborted.clone(),
-        Notice::UnencryptedWhilePrivate => t.notice_unencrypted_while_private.clone(),
-        Notice::Unreadable => t.notice_unreadable.clone(),
-        Notice::PeerError { text } => fill(&t.notice_peer_error, "text", text),
-        Notice::StoredEncryptedMessage => t.notice_stored_encrypted_message.clone(),
-        Notice::HistoryOn => t.notice_history_on.clone(),
-        Notice::HistoryOff => t.notice_history_off.clone(),
     }
 }
 
@@ -260,84 +221,6 @@ pub fn account_state_key(state: &AccountState) -> &'static str {
         AccountState::Online { .. } => "online",
         AccountState::Offline => "offline",
         AccountState::Failed { .. } => "failed",
-    }
-}
-
-/// The account state in words.
-pub fn account_state_text(state: &AccountState, t: &Texts) -> String {
-    match state {
-        AccountState::GeneratingKey => t.state_generating_key.clone(),
-        AccountState::Connecting => t.state_connecting.clone(),
-        AccountState::Reconnecting { .. } => t.state_reconnecting.clone(),
-        AccountState::Registering => t.state_registering.clone(),
-        AccountState::Registered => t.state_registered.clone(),
-        AccountState::Online { .. } => t.state_online.clone(),
-        AccountState::Offline => t.state_offline.clone(),
-        AccountState::Failed { reason, .. } => {
-            format!("{}: {}", t.state_failed, account_failure_text(*reason, t))
-        }
-    }
-}
-
-/// Why an account failed, in words.
-pub fn account_failure_text(reason: AccountFailure, t: &Texts) -> &str {
-    match reason {
-        AccountFailure::Unreachable => &t.unreachable_account,
-        AccountFailure::AuthFailed => &t.auth_failed,
-        AccountFailure::RegistrationRefused => &t.registration_refused,
-        AccountFailure::InvalidSetup => &t.invalid_setup,
-        AccountFailure::ServerError => &t.server_error,
-    }
-}
-
-/// Why a command failed, in words.
-pub fn command_failure_text(kind: CommandFailure, t: &Texts) -> &str {
-    match kind {
-        CommandFailure::UnknownAccount => &t.cmd_unknown_account,
-        CommandFailure::AccountExists => &t.cmd_account_exists,
-        CommandFailure::InvalidInput => &t.cmd_invalid_input,
-        CommandFailure::NotOnline => &t.cmd_not_online,
-        CommandFailure::WrongState => &t.cmd_wrong_state,
-    }
-}
-
-/// Why a vault command failed, in words.
-pub fn vault_failure_text(reason: VaultFailure, t: &Texts) -> &str {
-    match reason {
-        VaultFailure::WrongPassphrase => &t.wrong_passphrase,
-        VaultFailure::Unavailable => &t.vault_unavailable,
-        VaultFailure::Storage => &t.vault_storage,
-        VaultFailure::WrongState => &t.vault_wrong_state,
-    }
-}
-
-/// A registration refusal in words: `conflict` means the name is taken.
-pub fn registration_failure_text(condition: &str, text: Option<&str>, t: &Texts) -> String {
-    if condition == "conflict" {
-        return t.name_taken.clone();
-    }
-    match text {
-        Some(text) if !text.trim().is_empty() => format!("{} ({text})", t.registration_failed),
-        _ => format!("{} ({condition})", t.registration_failed),
-    }
-}
-
-/// Why entering a room failed, in words: `conflict` means the nickname is in use there.
-pub fn room_failure_text(
-    condition: &str,
-    text: Option<&str>,
-    with_password: bool,
-    t: &Texts,
-) -> String {
-    match condition {
-        "conflict" => t.room_conflict.clone(),
-        "not-authorized" if with_password => t.room_wrong_password.clone(),
-        "not-authorized" => t.room_not_authorized.clone(),
-        "forbidden" | "registration-required" => t.room_forbidden.clone(),
-        _ => match text {
-            Some(text) if !text.trim().is_empty() => format!("{} ({text})", t.room_join_failed),
-            _ => format!("{} ({condition})", t.room_join_failed),
-        },
     }
 }
 
@@ -478,8 +361,9 @@ pub fn auto_lock_ms(stored: Option<&str>) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use candado_api::AccountFailure;
+
     use super::*;
-    use crate::i18n::Lang;
 
     #[test]
     fn the_screen_follows_the_vault_then_the_route() {
@@ -524,23 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn room_refusals_in_words() {
-        let es = Lang::Es.texts();
-        assert!(room_failure_text("conflict", None, false, es).contains("apodo ya está en uso"));
-        let en = Lang::En.texts();
-        assert!(room_failure_text("conflict", Some("x"), false, en).contains("nickname"));
-        assert!(room_failure_text("item-not-found", None, false, en).contains("item-not-found"));
-        assert!(room_failure_text("gone", Some("closed"), false, en).contains("closed"));
-        // A missing password and a wrong one are told apart.
-        assert_eq!(
-            room_failure_text("not-authorized", None, false, en),
-            "This room needs a password: type it and join again."
-        );
-        assert_eq!(
-            room_failure_text("not-authorized", None, true, en),
-            "That is not the room's password."
-        );
-        assert!(room_failure_text("not-authorized", None, false, es).contains("contraseña"));
+    fn the_default_nickname_is_the_username() {
         assert_eq!(default_nick("alice@localhost"), "alice");
         assert_eq!(default_nick("bob"), "bob");
     }
@@ -563,42 +431,23 @@ mod tests {
     }
 
     #[test]
-    fn padlock_keys_and_labels() {
-        let es = Lang::Es.texts();
+    fn padlock_keys() {
         assert_eq!(padlock_key(Padlock::NotEncrypted), "not_encrypted");
+        assert_eq!(
+            padlock_key(Padlock::EncryptedUnverified),
+            "encrypted_unverified"
+        );
         assert_eq!(padlock_key(Padlock::Verified), "verified");
-        assert_eq!(
-            padlock_label(Padlock::EncryptedUnverified, es),
-            "Cifrado, sin verificar"
-        );
-        assert_eq!(
-            padlock_label(Padlock::NotEncrypted, Lang::En.texts()),
-            "Not encrypted"
-        );
     }
 
     #[test]
-    fn notices_have_the_api_tag_and_the_guide_sentence() {
-        let es = Lang::Es.texts();
-        let n = Notice::PrivateStarted { verified: false };
-        assert_eq!(notice_key(&n), "private_started");
-        assert_eq!(
-            notice_text(&n, es),
-            "Conversación privada iniciada. No verificado"
-        );
-        assert_eq!(
-            notice_text(&Notice::PeerEndedPrivate, es),
-            "Tu contacto terminó la conversación privada"
-        );
-        let changed = Notice::FingerprintChanged {
-            fingerprint: "AAAA BBBB".into(),
-        };
-        assert_eq!(notice_key(&changed), "fingerprint_changed");
-        assert!(notice_text(&changed, es).contains("AAAA BBBB"));
-        assert!(notice_text(&Notice::HistoryOff, es).contains("se borró"));
-        assert!(notice_text(&Notice::HistoryOn, Lang::En.texts()).contains("vault"));
+    fn notices_have_the_api_tag() {
         // The tags are the api's serde names.
         for n in [
+            Notice::PrivateStarted { verified: false },
+            Notice::FingerprintChanged {
+                fingerprint: "AAAA BBBB".into(),
+            },
             Notice::Verified,
             Notice::VerificationFailed,
             Notice::StoredEncryptedMessage,
@@ -630,17 +479,6 @@ mod tests {
             let wire = serde_json::to_value(&state).unwrap();
             assert_eq!(wire["state"], account_state_key(&state));
         }
-        assert_eq!(
-            account_state_text(&AccountState::GeneratingKey, Lang::Es.texts()),
-            "Creando tu clave de cifrado…"
-        );
-    }
-
-    #[test]
-    fn registration_conflict_means_the_name_is_taken() {
-        let en = Lang::En.texts();
-        assert!(registration_failure_text("conflict", None, en).contains("taken"));
-        assert!(registration_failure_text("not-acceptable", Some("bad"), en).contains("bad"));
     }
 
     fn field(var: &str, kind: &str, values: &[&str]) -> FormField {

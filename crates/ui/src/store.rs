@@ -11,8 +11,9 @@ use candado_api::{
 };
 use leptos::prelude::*;
 
-use crate::i18n::{fill, Lang};
+use crate::lang::Lang;
 use crate::logic::{self, Route, Screen};
+use crate::texts::{self, td_string, Locale};
 
 /// What the connection status area shows.
 #[derive(Clone, Debug, PartialEq)]
@@ -252,9 +253,15 @@ impl Store {
         sender(command);
     }
 
-    /// The texts in the current language (tracked).
-    pub fn t(&self) -> &'static crate::i18n::Texts {
-        self.lang.get().texts()
+    /// The interface language's texts, for `td_string!` (tracked: a view that reads it follows a change
+    /// of language).
+    pub fn locale(&self) -> Locale {
+        self.lang.get().locale()
+    }
+
+    /// [`Store::locale`] without tracking, for texts read once (announcements, notifications, dialogs).
+    pub fn locale_untracked(&self) -> Locale {
+        self.lang.get_untracked().locale()
     }
 
     /// The screen on show (tracked).
@@ -411,7 +418,7 @@ impl Store {
 
     /// Applies one event from the worker.
     pub fn apply(&self, event: Event) {
-        let t = self.lang.get_untracked().texts();
+        let t = self.locale_untracked();
         match event {
             Event::Ready => self.worker_ready.set(true),
             Event::Pong { .. } => {}
@@ -497,7 +504,7 @@ impl Store {
                 }
             }),
             Event::SubscriptionRequest { account, jid, .. } => {
-                self.announce_polite(format!("{}: {jid}", t.requests_title));
+                self.announce_polite(format!("{}: {jid}", td_string!(t, requests_title)));
                 self.requests.update(|r| {
                     let list = r.entry(account).or_default();
                     if !list.contains(&jid) {
@@ -511,7 +518,7 @@ impl Store {
                 message,
             } => {
                 if message.direction == Direction::Incoming {
-                    self.announce_polite(fill(&t.new_message_from, "jid", &peer));
+                    self.announce_polite(td_string!(t, new_message_from, jid = &peer));
                 }
                 self.conversation(account, peer, |c| {
                     let same = c.items.iter_mut().find(
@@ -554,9 +561,9 @@ impl Store {
                 peer,
                 padlock,
             } => {
-                let label = logic::padlock_label(padlock.state, t);
+                let label = texts::padlock_label(padlock.state, t);
                 let mut changed = false;
-                let announcement = fill(&fill(&t.padlock_now, "jid", &peer), "state", label);
+                let announcement = td_string!(t, padlock_now, jid = &peer, state = label);
                 self.conversation(account, peer, |c| {
                     changed = c.padlock.as_ref().map(|p| p.state) != Some(padlock.state);
                     c.padlock = Some(padlock);
@@ -570,7 +577,7 @@ impl Store {
                 peer,
                 notice,
             } => {
-                let text = format!("{peer}: {}", logic::notice_text(&notice, t));
+                let text = format!("{peer}: {}", texts::notice_text(&notice, t));
                 if matches!(notice, Notice::FingerprintChanged { .. }) {
                     self.alert.set(text);
                 } else if logic::notice_is_security_change(&notice) {
@@ -656,7 +663,7 @@ impl Store {
                 if untrack(|| self.group_room()).as_deref() == Some(room.as_str()) {
                     self.route.set(Route::Home);
                 }
-                self.announce_polite(fill(&t.room_left, "room", &room));
+                self.announce_polite(td_string!(t, room_left, room = &room));
             }
             Event::RoomOccupants {
                 account,
@@ -679,7 +686,7 @@ impl Store {
                     && self.current.get_untracked().as_ref() == Some(&account);
                 if !message.own && !on_screen {
                     // Never the text nor the author: only where.
-                    self.announce_polite(fill(&t.new_room_message, "room", &room));
+                    self.announce_polite(td_string!(t, new_room_message, room = &room));
                 }
                 self.room(account, room, |r| r.messages.push(message));
             }
@@ -704,7 +711,7 @@ impl Store {
                 account,
                 invitation,
             } => {
-                self.announce_polite(fill(&t.new_invitation, "room", &invitation.room));
+                self.announce_polite(td_string!(t, new_invitation, room = &invitation.room));
                 self.invitations.update(|all| {
                     let list = all.entry(account).or_default();
                     list.retain(|i| i.room != invitation.room);

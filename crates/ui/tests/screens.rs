@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use candado_api::*;
-use candado_ui::i18n::Lang;
+use candado_ui::lang::Lang;
 use candado_ui::screens::Shell;
 use candado_ui::store::Store;
 use leptos::prelude::*;
@@ -1324,11 +1324,308 @@ fn pure_parts_work_in_the_browser() {
     use candado_ui::logic::*;
     assert_eq!(passphrase_strength(""), 0);
     assert_eq!(passphrase_strength("caballo correcto pila grapa"), 4);
-    assert_eq!(
-        padlock_label(Padlock::Verified, Lang::Es.texts()),
-        "Verificado"
-    );
     assert_eq!(field_input("hidden"), FieldInput::Hidden);
     let (width, modules) = qr_matrix("0123ABCD 4567EF01 89ABCDEF 01234567 89ABCDEF").unwrap();
     assert_eq!((width, modules.len()), (29, 29 * 29));
+}
+
+/// The api's states and failures in words, in both languages (compiled by `leptos_i18n`).
+#[wasm_bindgen_test]
+fn states_and_failures_in_words() {
+    use candado_ui::texts::*;
+    let spanish = Lang::Es.locale();
+    let english = Lang::En.locale();
+
+    assert_eq!(padlock_label(Padlock::Verified, spanish), "Verificado");
+    assert_eq!(
+        padlock_label(Padlock::EncryptedUnverified, spanish),
+        "Cifrado, sin verificar"
+    );
+    assert_eq!(
+        padlock_label(Padlock::NotEncrypted, english),
+        "Not encrypted"
+    );
+    assert_eq!(strength_label(9, english), "Strong");
+    assert_eq!(td_string!(spanish, connected), "Conectado");
+    assert_eq!(
+        td_string!(spanish, new_message_from, jid = "bob@localhost"),
+        "Nuevo mensaje de bob@localhost"
+    );
+    assert_eq!(
+        td_string!(english, queued, n = 2),
+        "Messages waiting for encryption: 2"
+    );
+    assert_eq!(
+        td_string!(
+            english,
+            padlock_now,
+            jid = "bob@localhost",
+            state = "Verified"
+        ),
+        "bob@localhost: Verified"
+    );
+
+    let n = Notice::PrivateStarted { verified: false };
+    assert_eq!(
+        notice_text(&n, spanish),
+        "Conversación privada iniciada. No verificado"
+    );
+    assert_eq!(
+        notice_text(&Notice::PeerEndedPrivate, spanish),
+        "Tu contacto terminó la conversación privada"
+    );
+    let changed = Notice::FingerprintChanged {
+        fingerprint: "AAAA BBBB".into(),
+    };
+    assert!(notice_text(&changed, spanish).contains("AAAA BBBB"));
+    assert!(notice_text(&Notice::HistoryOff, spanish).contains("se borró"));
+    assert!(notice_text(&Notice::HistoryOn, english).contains("vault"));
+
+    assert_eq!(
+        account_state_text(&AccountState::GeneratingKey, spanish),
+        "Creando tu clave de cifrado…"
+    );
+    assert!(registration_failure_text("conflict", None, english).contains("taken"));
+    assert!(registration_failure_text("not-acceptable", Some("bad"), english).contains("bad"));
+
+    assert!(room_failure_text("conflict", None, false, spanish).contains("apodo ya está en uso"));
+    assert!(room_failure_text("conflict", Some("x"), false, english).contains("nickname"));
+    assert!(room_failure_text("item-not-found", None, false, english).contains("item-not-found"));
+    assert!(room_failure_text("gone", Some("closed"), false, english).contains("closed"));
+    // A missing password and a wrong one are told apart.
+    assert_eq!(
+        room_failure_text("not-authorized", None, false, english),
+        "This room needs a password: type it and join again."
+    );
+    assert_eq!(
+        room_failure_text("not-authorized", None, true, english),
+        "That is not the room's password."
+    );
+    assert!(room_failure_text("not-authorized", None, false, spanish).contains("contraseña"));
+}
+
+/// Hostile text, as a malicious server or peer would send it (issue #9): markup, event handlers,
+/// `javascript:` links, SVG, entities, bidi overrides, zero-width characters, a 100 KB message.
+fn hostile_corpus() -> Vec<String> {
+    let mut corpus: Vec<String> = [
+        "<script>window.__xss = 1</script>",
+        "<img src=x onerror=\"window.__xss = 1\">",
+        "<svg onload=\"window.__xss = 1\"><circle r=\"9\"/></svg>",
+        "<a href=\"javascript:window.__xss = 1\">abrir</a>",
+        "\"><iframe src=\"javascript:window.__xss = 1\"></iframe>",
+        "<style>body { display: none }</style>",
+        "&lt;b&gt;no&lt;/b&gt; &amp;amp; &#60;i&#62;",
+        "\u{202E}gnp.exe\u{202C} invertido",
+        "cero\u{200B}ancho\u{200D}\u{FEFF}",
+        "{{ n }} {jid} %s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    corpus.push(format!("<b>{}</b>", "A".repeat(100 * 1024)));
+    corpus
+}
+
+/// What a successful injection would leave behind.
+fn assert_nothing_injected(m: &Mounted, where_: &str) {
+    let window = web_sys::window().unwrap();
+    let flag = js_sys::Reflect::get(&window, &"__xss".into()).unwrap();
+    assert!(flag.is_undefined(), "{where_}: a script ran");
+    for selector in [
+        "script",
+        "iframe",
+        "img",
+        "style",
+        "circle",
+        "a[href^='javascript']",
+        "b",
+    ] {
+        assert!(
+            m.all(selector).is_empty(),
+            "{where_}: a <{selector}> was injected"
+        );
+    }
+    let all = m.root.query_selector_all("*").unwrap();
+    for i in 0..all.length() {
+        let el: Element = all.item(i).unwrap().unchecked_into();
+        let names = el.get_attribute_names();
+        for n in 0..names.length() {
+            let name = names.get(n).as_string().unwrap_or_default();
+            assert!(
+                !name.starts_with("on"),
+                "{where_}: <{}> got an {name} attribute",
+                el.tag_name()
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn hostile_text_is_only_ever_text() {
+    let m = mount();
+    m.unlocked_with_alice_online().await;
+    let corpus = hostile_corpus();
+    let long = corpus.last().unwrap().clone();
+
+    // The contacts screen: roster names, subscription requests, invitations, error texts.
+    for (i, text) in corpus.iter().enumerate() {
+        m.apply(Event::Contact {
+            account: alice(),
+            contact: Contact {
+                jid: format!("c{i}@localhost"),
+                name: Some(text.clone()),
+                subscription: Subscription::Both,
+                pending_out: false,
+                presence: Presence::Available,
+            },
+        })
+        .await;
+        m.apply(Event::SubscriptionRequest {
+            account: alice(),
+            jid: format!("r{i}@localhost"),
+            status: Some(text.clone()),
+        })
+        .await;
+        m.apply(Event::RoomInvitation {
+            account: alice(),
+            invitation: Invitation {
+                room: format!("sala{i}@conference.localhost"),
+                from: Some(format!("x{i}@localhost")),
+                from_nick: Some(text.clone()),
+                from_contact: false,
+                reason: Some(text.clone()),
+                has_password: false,
+                mediated: true,
+            },
+        })
+        .await;
+        m.apply(Event::RoomJoinFailed {
+            account: alice(),
+            room: format!("otra{i}@conference.localhost"),
+            condition: "gone".into(),
+            text: Some(text.clone()),
+        })
+        .await;
+    }
+    assert_eq!(m.screen(), "contacts");
+    assert_nothing_injected(&m, "contacts");
+    let page = m.root.text_content().unwrap_or_default();
+    assert!(
+        page.contains("<script>window.__xss = 1</script>"),
+        "the roster name is shown as typed"
+    );
+    assert!(page.contains("\u{202E}gnp.exe\u{202C}"));
+    assert!(page.contains(&long), "the 100 KB name is kept whole");
+
+    // A chat: message bodies, notices with the peer's error text, the peer's SMP question.
+    m.click("li.contact[data-jid='bob@localhost'] .contact-open")
+        .await;
+    assert_eq!(m.screen(), "chat");
+    for (i, text) in corpus.iter().enumerate() {
+        m.apply(Event::Message {
+            account: alice(),
+            peer: "bob@localhost".into(),
+            message: ChatMessage {
+                id: format!("h{i}"),
+                direction: Direction::Incoming,
+                text: text.clone(),
+                encrypted: i % 2 == 0,
+                delivery: Delivery::Received,
+                at: i as u64,
+            },
+        })
+        .await;
+        m.apply(Event::Notice {
+            account: alice(),
+            peer: "bob@localhost".into(),
+            notice: Notice::PeerError { text: text.clone() },
+        })
+        .await;
+        m.apply(Event::MessageFailed {
+            account: alice(),
+            peer: "bob@localhost".into(),
+            id: format!("h{i}"),
+            condition: text.clone(),
+        })
+        .await;
+    }
+    assert_nothing_injected(&m, "chat");
+    let log = m.text("[role=log]");
+    for text in &corpus {
+        assert!(log.contains(text.as_str()), "the message is shown as sent");
+    }
+    m.apply(Event::SmpQuestion {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        question: Some(corpus[2].clone()),
+    })
+    .await;
+    assert_nothing_injected(&m, "incoming question");
+    assert!(m
+        .root
+        .text_content()
+        .unwrap_or_default()
+        .contains(&corpus[2]));
+
+    // A room: subject, nicknames, messages.
+    let room = "sala@conference.localhost";
+    m.apply(Event::RoomJoined {
+        account: alice(),
+        room: room.into(),
+        nick: corpus[0].clone(),
+        subject: Some(corpus[1].clone()),
+    })
+    .await;
+    m.store
+        .route
+        .set(candado_ui::logic::Route::Group(room.into()));
+    tick().await;
+    assert_eq!(m.screen(), "group");
+    m.apply(Event::RoomOccupants {
+        account: alice(),
+        room: room.into(),
+        nicks: corpus.clone(),
+    })
+    .await;
+    for (i, text) in corpus.iter().enumerate() {
+        m.apply(Event::RoomMessage {
+            account: alice(),
+            room: room.into(),
+            message: RoomMessage {
+                id: format!("g{i}"),
+                nick: text.clone(),
+                text: text.clone(),
+                own: false,
+                delivery: Delivery::Received,
+                at: i as u64,
+            },
+        })
+        .await;
+    }
+    m.apply(Event::RoomSubject {
+        account: alice(),
+        room: room.into(),
+        subject: corpus[3].clone(),
+    })
+    .await;
+    assert_nothing_injected(&m, "group");
+    let page = m.root.text_content().unwrap_or_default();
+    assert!(page.contains(&corpus[3]), "the subject is shown as set");
+    assert!(page.contains(&long));
+    // Text that others chose is isolated for the bidi algorithm: a right-to-left override inside a
+    // nickname or a message cannot reorder what the app writes around it.
+    for selector in [
+        ".message-nick",
+        ".message-text",
+        ".occupant",
+        ".room-subject",
+    ] {
+        for el in m.all(selector) {
+            assert_eq!(
+                el.get_attribute("dir").as_deref(),
+                Some("auto"),
+                "{selector}"
+            );
+        }
+    }
 }

@@ -9,18 +9,19 @@ use wasm_bindgen::JsCast;
 
 use crate::logic::{self, FieldInput, Route};
 use crate::store::{AccountError, Store};
+use crate::texts::{self, td_string};
 use crate::tr;
 use crate::web;
 
 /// The error shown in `#account-error` (tracked).
 fn error_text(store: Store) -> Option<String> {
-    let t = store.t();
+    let t = store.locale();
     store.account_error.get().map(|e| match e {
         AccountError::Registration { condition, text } => {
-            logic::registration_failure_text(&condition, text.as_deref(), t)
+            texts::registration_failure_text(&condition, text.as_deref(), t)
         }
-        AccountError::Account(reason) => logic::account_failure_text(reason, t).to_string(),
-        AccountError::Command(kind) => logic::command_failure_text(kind, t).to_string(),
+        AccountError::Account(reason) => texts::account_failure_text(reason, t).to_string(),
+        AccountError::Command(kind) => texts::command_failure_text(kind, t).to_string(),
     })
 }
 
@@ -80,7 +81,7 @@ pub fn AddAccount(store: Store) -> impl IntoView {
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let t = store.lang.get_untracked().texts();
+        let t = store.locale_untracked();
         local_error.set(None);
         store.account_error.set(None);
         let (u, d, p) = (
@@ -89,11 +90,11 @@ pub fn AddAccount(store: Store) -> impl IntoView {
             password.get_untracked(),
         );
         if u.trim().is_empty() || d.trim().is_empty() || p.is_empty() {
-            local_error.set(Some(t.fill_all_fields.as_str()));
+            local_error.set(Some(td_string!(t, fill_all_fields)));
             return;
         }
         if register.get_untracked() && p != password_confirm.get_untracked() {
-            local_error.set(Some(t.passwords_differ.as_str()));
+            local_error.set(Some(td_string!(t, passwords_differ)));
             return;
         }
         let d = d.trim().to_lowercase();
@@ -146,11 +147,11 @@ pub fn AddAccount(store: Store) -> impl IntoView {
         if store.account_error.with(Option::is_some) {
             return None;
         }
-        let t = store.t();
+        let t = store.locale();
         let state = store.accounts.with(|a| a.get(&account).cloned());
         Some(match state {
-            Some(state) => logic::account_state_text(&state, t),
-            None => t.state_connecting.clone(),
+            Some(state) => texts::account_state_text(&state, t),
+            None => td_string!(t, state_connecting).to_owned(),
         })
     };
     let has_other_accounts = move || {
@@ -246,8 +247,8 @@ pub fn AddAccount(store: Store) -> impl IntoView {
                 <div class="actions">
                     <button type="submit" id="account-submit">
                         {move || {
-                            let t = store.t();
-                            if register.get() { t.account_submit_register.as_str() } else { t.account_submit_login.as_str() }
+                            let t = store.locale();
+                            if register.get() { td_string!(t, account_submit_register) } else { td_string!(t, account_submit_login) }
                         }}
                     </button>
                     <Show when=has_other_accounts>
@@ -286,7 +287,7 @@ pub fn AddAccount(store: Store) -> impl IntoView {
                             <dd id="confirm-endpoint">
                                 {move || match endpoint() {
                                     Ok(Some(url)) => url,
-                                    Ok(None) => store.t().discovering.clone(),
+                                    Ok(None) => td_string!(store.locale(), discovering).to_owned(),
                                     Err(()) => typed_endpoint.get(),
                                 }}
                             </dd>
@@ -401,7 +402,7 @@ fn RegForm(store: Store, account: AccountId, form: Form) -> impl IntoView {
     view! {
         <form id="reg-form" class="stack card inner" on:submit=submit aria-labelledby="reg-form-title">
             <h3 id="reg-form-title">
-                {move || form.title.clone().unwrap_or_else(|| store.t().reg_form_title.clone())}
+                {move || form.title.clone().unwrap_or_else(|| td_string!(store.locale(), reg_form_title).to_owned())}
             </h3>
             {form.instructions.map(|i| view! { <p>{i}</p> })}
             {items}

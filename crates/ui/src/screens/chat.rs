@@ -7,9 +7,9 @@ use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::i18n::{fill, Texts};
 use crate::logic::{self, Route};
 use crate::store::{ChatHistory, Conversation, Item, Store};
+use crate::texts::{self, td_string, Locale};
 use crate::tr;
 use crate::web;
 
@@ -67,13 +67,13 @@ fn date_of(at: u64, lang: &str) -> (String, String) {
 }
 
 /// One message line; kept messages (`date` given) show when they were written.
-fn message_view(m: ChatMessage, t: &'static Texts, date: Option<(String, String)>) -> AnyView {
+fn message_view(m: ChatMessage, t: Locale, date: Option<(String, String)>) -> AnyView {
     let outgoing = m.direction == Direction::Outgoing;
     let kept = date.is_some();
     let status = match m.delivery {
-        Delivery::Queued => Some(t.delivery_queued.as_str()),
-        Delivery::Sent if !kept => Some(t.delivery_sent.as_str()),
-        Delivery::Failed => Some(t.room_message_failed.as_str()),
+        Delivery::Queued => Some(td_string!(t, delivery_queued)),
+        Delivery::Sent if !kept => Some(td_string!(t, delivery_sent)),
+        Delivery::Failed => Some(td_string!(t, room_message_failed)),
         Delivery::Sent | Delivery::Received => None,
     };
     view! {
@@ -85,10 +85,10 @@ fn message_view(m: ChatMessage, t: &'static Texts, date: Option<(String, String)
             data-delivery=delivery_key(m.delivery)
             data-history=if kept { "true" } else { "false" }
         >
-            <span class="message-text">{m.text}</span>
+            <span class="message-text" dir="auto">{m.text}</span>
             <span class="message-meta">
                 {date.map(|(shown, iso)| view! { <time class="message-date" datetime=iso>{shown}</time> })}
-                {(!m.encrypted).then(|| view! { <span class="unencrypted">{t.message_unencrypted.as_str()}</span> })}
+                {(!m.encrypted).then(|| view! { <span class="unencrypted">{td_string!(t, message_unencrypted)}</span> })}
                 {status.map(|s| view! { <span class="delivery">{s}</span> })}
             </span>
         </li>
@@ -196,7 +196,7 @@ pub fn Chat(store: Store) -> impl IntoView {
             }>
                 {tr!(store, back)}
             </button>
-            <h2 id="chat-peer">{peer}</h2>
+            <h2 id="chat-peer" dir="auto">{peer}</h2>
             <div class="padlock-wrap" on:keydown=menu_key>
                 <button
                     type="button"
@@ -212,7 +212,7 @@ pub fn Chat(store: Store) -> impl IntoView {
                 >
                     <PadlockIcon state=state />
                     <span id="padlock-label" class="padlock-label">
-                        {move || logic::padlock_label(state.get(), store.t()).to_string()}
+                        {move || texts::padlock_label(state.get(), store.locale()).to_string()}
                     </span>
                 </button>
                 <Show when=move || menu_open.get()>
@@ -242,11 +242,11 @@ pub fn Chat(store: Store) -> impl IntoView {
         <p id="padlock-queued" class="hint" role="status">
             {move || {
                 let q = padlock.get().queued;
-                (q > 0).then(|| fill(&store.t().queued, "n", &q.to_string()))
+                (q > 0).then(|| td_string!(store.locale(), queued, n = &q.to_string()))
             }}
         </p>
         <p id="padlock-finished" class="warning" role="status">
-            {move || padlock.get().finished.then(|| store.t().finished_text.as_str())}
+            {move || padlock.get().finished.then(|| td_string!(store.locale(), finished_text))}
         </p>
         <section class="history-settings card" aria-label=tr!(store, history_label)>
             <div class="switch-row">
@@ -289,7 +289,7 @@ pub fn Chat(store: Store) -> impl IntoView {
         <ul id="messages" class="messages plain" role="log" aria-label=tr!(store, messages_label)>
             {move || {
                 // Kept messages first (their own block, so new messages do not redraw them).
-                let t = store.t();
+                let t = store.locale();
                 let lang = store.lang.get().tag();
                 let messages = history().messages;
                 let total = messages.len();
@@ -299,7 +299,7 @@ pub fn Chat(store: Store) -> impl IntoView {
                         <button type="button" id="history-more" class="secondary" on:click=move |_| {
                             history_shown.update(|n| *n = n.saturating_add(HISTORY_PAGE));
                         }>
-                            {fill(&t.history_more, "n", &hidden.to_string())}
+                            {td_string!(t, history_more, n = &hidden.to_string())}
                         </button>
                     </li>
                 });
@@ -312,24 +312,24 @@ pub fn Chat(store: Store) -> impl IntoView {
                     })
                     .collect_view();
                 let divider = (total > 0).then(|| view! {
-                    <li class="notice history-divider" id="history-divider">{t.history_saved_until_here.as_str()}</li>
+                    <li class="notice history-divider" id="history-divider">{td_string!(t, history_saved_until_here)}</li>
                 });
                 view! { {more} {kept} {divider} }
             }}
             {move || {
-                let t = store.t();
+                let t = store.locale();
                 conversation()
                     .items
                     .into_iter()
                     .map(|item| match item {
                         Item::Message(m) => message_view(m, t, None),
                         Item::Notice(n) => view! {
-                            <li class="notice" data-notice=logic::notice_key(&n)>{logic::notice_text(&n, t)}</li>
+                            <li class="notice" data-notice=logic::notice_key(&n)>{texts::notice_text(&n, t)}</li>
                         }
                         .into_any(),
                         Item::Failed { id, condition } => view! {
                             <li class="notice failed" data-notice="message_failed" data-id=id>
-                                {format!("{} ({condition})", t.message_failed)}
+                                {format!("{} ({condition})", td_string!(t, message_failed))}
                             </li>
                         }
                         .into_any(),

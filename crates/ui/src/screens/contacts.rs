@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::logic::{self, Route};
 use crate::store::Store;
+use crate::texts::{self, td_string, Locale};
 use crate::tr;
 
 fn presence_key(p: Presence) -> &'static str {
@@ -18,22 +19,22 @@ fn presence_key(p: Presence) -> &'static str {
     }
 }
 
-fn presence_text(p: Presence, t: &'static crate::i18n::Texts) -> &'static str {
+fn presence_text(p: Presence, t: Locale) -> &'static str {
     match p {
-        Presence::Offline => &t.presence_offline,
-        Presence::Available => &t.presence_available,
-        Presence::Away => &t.presence_away,
-        Presence::Busy => &t.presence_busy,
+        Presence::Offline => td_string!(t, presence_offline),
+        Presence::Available => td_string!(t, presence_available),
+        Presence::Away => td_string!(t, presence_away),
+        Presence::Busy => td_string!(t, presence_busy),
     }
 }
 
 /// The command error shown on screens other than add-account (tracked).
 pub fn command_error_text(store: Store) -> Option<&'static str> {
-    let t = store.t();
+    let t = store.locale();
     store
         .command_error
         .get()
-        .map(|kind| logic::command_failure_text(kind, t))
+        .map(|kind| texts::command_failure_text(kind, t))
 }
 
 /// The account switcher (`#account-switch`), shown with two accounts or more.
@@ -92,10 +93,10 @@ pub fn Contacts(store: Store) -> impl IntoView {
             .unwrap_or("offline")
     };
     let state_text = move || {
-        let t = store.t();
+        let t = store.locale();
         state()
-            .map(|s| logic::account_state_text(&s, t))
-            .unwrap_or_else(|| t.state_offline.clone())
+            .map(|s| texts::account_state_text(&s, t))
+            .unwrap_or_else(|| td_string!(t, state_offline).to_owned())
     };
     // A saved account that is not logged in and whose password is not remembered asks for it.
     let needs_login = move || {
@@ -228,12 +229,12 @@ pub fn Contacts(store: Store) -> impl IntoView {
         room_password.set(String::new());
     };
     let room_error = move || {
-        let t = store.t();
+        let t = store.locale();
         store.room_error.get().map(|e| {
             format!(
                 "{}: {}",
                 e.room,
-                logic::room_failure_text(&e.condition, e.text.as_deref(), e.with_password, t)
+                texts::room_failure_text(&e.condition, e.text.as_deref(), e.with_password, t)
             )
         })
     };
@@ -275,7 +276,7 @@ pub fn Contacts(store: Store) -> impl IntoView {
                             let (a, r) = (jid.clone(), jid.clone());
                             view! {
                                 <li class="request" data-jid=jid.clone()>
-                                    <span class="jid">{jid.clone()}</span>
+                                    <span class="jid" dir="auto">{jid.clone()}</span>
                                     " "
                                     <span>{tr!(store, request_text)}</span>
                                     <span class="actions">
@@ -312,15 +313,15 @@ pub fn Contacts(store: Store) -> impl IntoView {
                                 <li class="contact" data-jid=jid.clone() data-presence=presence_key(presence)>
                                     <span class="presence-dot" aria-hidden="true"></span>
                                     <span class="who">
-                                        <span class="name">{name.unwrap_or_else(|| jid.clone())}</span>
-                                        <span class="jid">{jid.clone()}</span>
-                                        <span class="presence">{move || presence_text(presence, store.t())}</span>
+                                        <span class="name" dir="auto">{name.unwrap_or_else(|| jid.clone())}</span>
+                                        <span class="jid" dir="auto">{jid.clone()}</span>
+                                        <span class="presence">{move || presence_text(presence, store.locale())}</span>
                                         {c.pending_out.then(|| view! { <span class="pending">{tr!(store, pending_out)}</span> })}
                                     </span>
                                     <button
                                         type="button"
                                         class="contact-open"
-                                        aria-label=move || format!("{}: {}", store.t().open_chat, open)
+                                        aria-label=move || format!("{}: {}", td_string!(store.locale(), open_chat), open)
                                         on:click={
                                             let jid = jid.clone();
                                             move |_| {
@@ -367,14 +368,14 @@ pub fn Contacts(store: Store) -> impl IntoView {
                             view! {
                                 <li class="room" data-jid=room.clone() data-joined=if joined { "true" } else { "false" }>
                                     <span class="who">
-                                        <span class="name">{room.clone()}</span>
+                                        <span class="name" dir="auto">{room.clone()}</span>
                                         {(!joined).then(|| view! { <span class="pending">{tr!(store, room_joining)}</span> })}
                                     </span>
                                     <button
                                         type="button"
                                         class="room-open"
                                         disabled=!joined
-                                        aria-label=move || format!("{}: {}", store.t().room_open, open)
+                                        aria-label=move || format!("{}: {}", td_string!(store.locale(), room_open), open)
                                         on:click={
                                             let room = room.clone();
                                             move |_| {

@@ -5,9 +5,9 @@
 use candado_api::{Command, Delivery};
 use leptos::prelude::*;
 
-use crate::i18n::fill;
 use crate::logic::Route;
 use crate::store::{Room, RoomProblem, Store};
+use crate::texts::td_string;
 use crate::tr;
 
 use super::contacts::command_error_text;
@@ -81,12 +81,13 @@ pub fn Group(store: Store) -> impl IntoView {
         })
     };
     let problem = move || {
-        let t = store.t();
+        let t = store.locale();
         match room().problem {
-            Some(RoomProblem::SubjectRefused(condition)) => {
-                Some(format!("{} ({condition})", t.room_subject_failed))
-            }
-            Some(RoomProblem::NotConfigured) => Some(t.room_not_configured.clone()),
+            Some(RoomProblem::SubjectRefused(condition)) => Some(format!(
+                "{} ({condition})",
+                td_string!(t, room_subject_failed)
+            )),
+            Some(RoomProblem::NotConfigured) => Some(td_string!(t, room_not_configured).to_owned()),
             None => command_error_text(store).map(str::to_owned),
         }
     };
@@ -113,10 +114,10 @@ pub fn Group(store: Store) -> impl IntoView {
                 </button>
             </header>
         </div>
-        <p class="room-subject">
+        <p class="room-subject" dir="auto">
             <span class="label">{tr!(store, room_subject_label)} ": "</span>
             <span id="room-subject" data-empty=move || subject.get().is_none().then_some("true")>
-                {move || subject.get().unwrap_or_else(|| store.t().room_no_subject.clone())}
+                {move || subject.get().unwrap_or_else(|| td_string!(store.locale(), room_no_subject).to_owned())}
             </span>
         </p>
         <form class="inline-form room-subject-form" on:submit=set_subject>
@@ -137,7 +138,7 @@ pub fn Group(store: Store) -> impl IntoView {
                         .map(|nick| {
                             let is_own = nick == own;
                             view! {
-                                <li class="occupant" data-nick=nick.clone() data-own=if is_own { "true" } else { "false" }>
+                                <li class="occupant" dir="auto" data-nick=nick.clone() data-own=if is_own { "true" } else { "false" }>
                                     {nick.clone()}
                                     {is_own.then(|| view! { <span class="own-mark">" (" {tr!(store, room_own)} ")"</span> })}
                                 </li>
@@ -163,7 +164,7 @@ pub fn Group(store: Store) -> impl IntoView {
                 <button type="submit" class="secondary" id="room-invite">{tr!(store, room_invite)}</button>
             </form>
             <p id="room-invite-status" class="hint" role="status">
-                {move || invited.get().map(|jid| fill(&store.t().room_invite_sent, "jid", &jid))}
+                {move || invited.get().map(|jid| td_string!(store.locale(), room_invite_sent, jid = &jid))}
             </p>
         </details>
         <ul id="room-messages" class="messages plain" role="log" aria-label=tr!(store, room_messages_label)>
@@ -182,8 +183,8 @@ pub fn Group(store: Store) -> impl IntoView {
                                 data-own=if m.own { "true" } else { "false" }
                                 data-delivery=super::chat::delivery_key(m.delivery)
                             >
-                                <span class="message-nick">{m.nick}</span>
-                                <span class="message-text">{m.text}</span>
+                                <span class="message-nick" dir="auto">{m.nick}</span>
+                                <span class="message-text" dir="auto">{m.text}</span>
                                 {failed.then(|| view! {
                                     <span class="message-meta"><span class="delivery failed">{tr!(store, room_message_failed)}</span></span>
                                 })}

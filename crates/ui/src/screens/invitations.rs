@@ -5,9 +5,9 @@
 use candado_api::Invitation;
 use leptos::prelude::*;
 
-use crate::i18n::fill;
 use crate::logic;
 use crate::store::Store;
+use crate::texts::td_string;
 use crate::tr;
 
 /// The invitations of the current account, shown when there is at least one.
@@ -40,13 +40,13 @@ pub fn Invitations(store: Store) -> impl IntoView {
                     {move || list()
                         .into_iter()
                         .map(|i| {
-                            let t = store.t();
+                            let t = store.locale();
                             let from = i
                                 .from
                                 .clone()
                                 .or_else(|| i.from_nick.clone())
-                                .unwrap_or_else(|| t.invitation_someone.clone());
-                            let text = fill(&fill(&t.invitation_text, "from", &from), "room", &i.room);
+                                .unwrap_or_else(|| td_string!(t, invitation_someone).to_owned());
+                            let text = td_string!(t, invitation_text, from = &from, room = &i.room);
                             let stranger = !i.from_contact;
                             let (j, d) = (i.room.clone(), i.room.clone());
                             view! {
@@ -58,9 +58,9 @@ pub fn Invitations(store: Store) -> impl IntoView {
                                 >
                                     <span class="who">
                                         <span class="invitation-text">{text}</span>
-                                        {stranger.then(|| view! { <span class="stranger warning">{t.invitation_stranger.clone()}</span> })}
-                                        {i.reason.clone().map(|r| view! { <span class="invitation-reason">{r}</span> })}
-                                        {i.has_password.then(|| view! { <span class="hint">{t.invitation_with_password.clone()}</span> })}
+                                        {stranger.then(|| view! { <span class="stranger warning">{td_string!(t, invitation_stranger).to_owned()}</span> })}
+                                        {i.reason.clone().map(|r| view! { <span class="invitation-reason" dir="auto">{r}</span> })}
+                                        {i.has_password.then(|| view! { <span class="hint">{td_string!(t, invitation_with_password).to_owned()}</span> })}
                                     </span>
                                     <span class="actions">
                                         <button type="button" class="invitation-join" on:click=move |_| join(j.clone())>

@@ -6,9 +6,9 @@
 use candado_api::{ConnectionState, FailureReason};
 use leptos::prelude::*;
 
-use crate::i18n::Texts;
 use crate::logic::Screen;
 use crate::store::{Status, Store};
+use crate::texts::{td_string, Locale};
 
 /// A composer (chat or group): `text` is sent by `send` when it is not blank (then cleared), from
 /// the send button or from Enter (Shift+Enter and IME composition insert a newline instead).
@@ -50,7 +50,7 @@ mod verify;
 macro_rules! tr {
     ($store:expr, $field:ident) => {{
         let store = $store;
-        move || store.t().$field.as_str()
+        move || $crate::texts::td_string!(store.locale(), $field)
     }};
 }
 
@@ -151,29 +151,45 @@ struct StatusView {
     can_retry: bool,
 }
 
-fn describe(status: &Status, t: &'static Texts) -> StatusView {
-    let view = |key, text: &'static String, help: Option<&'static String>, can_retry| StatusView {
+fn describe(status: &Status, t: Locale) -> StatusView {
+    let view = |key, text: &'static str, help: Option<&'static str>, can_retry| StatusView {
         key,
-        text: text.as_str(),
-        help: help.map(String::as_str),
+        text,
+        help,
         can_retry,
     };
     match status {
-        Status::Starting => view("starting", &t.starting, None, false),
-        Status::WorkerError => view("failed", &t.failed, Some(&t.worker_error), false),
-        Status::ConfigError(_) => view("failed", &t.failed, Some(&t.config_error), false),
+        Status::Starting => view("starting", td_string!(t, starting), None, false),
+        Status::WorkerError => view(
+            "failed",
+            td_string!(t, failed),
+            Some(td_string!(t, worker_error)),
+            false,
+        ),
+        Status::ConfigError(_) => view(
+            "failed",
+            td_string!(t, failed),
+            Some(td_string!(t, config_error)),
+            false,
+        ),
         Status::Connection(state) => match state {
-            ConnectionState::Disconnected => view("disconnected", &t.disconnected, None, true),
-            ConnectionState::Connecting { .. } => view("connecting", &t.connecting, None, false),
-            ConnectionState::Connected { .. } => view("connected", &t.connected, None, false),
+            ConnectionState::Disconnected => {
+                view("disconnected", td_string!(t, disconnected), None, true)
+            }
+            ConnectionState::Connecting { .. } => {
+                view("connecting", td_string!(t, connecting), None, false)
+            }
+            ConnectionState::Connected { .. } => {
+                view("connected", td_string!(t, connected), None, false)
+            }
             ConnectionState::Failed { reason, .. } => {
                 let help = match reason {
-                    FailureReason::Unreachable => &t.unreachable_help,
-                    FailureReason::NotXmpp => &t.not_xmpp_help,
-                    FailureReason::InvalidUrl => &t.invalid_url_help,
-                    FailureReason::StreamError => &t.stream_error_help,
+                    FailureReason::Unreachable => td_string!(t, unreachable_help),
+                    FailureReason::NotXmpp => td_string!(t, not_xmpp_help),
+                    FailureReason::InvalidUrl => td_string!(t, invalid_url_help),
+                    FailureReason::StreamError => td_string!(t, stream_error_help),
                 };
-                view("failed", &t.failed, Some(help), true)
+                view("failed", td_string!(t, failed), Some(help), true)
             }
         },
     }
@@ -189,7 +205,7 @@ pub fn probe(store: Store) {
 /// The connection probe's status: `#server-domain`, `#connection-status`, `#connection-help`, `#retry`.
 #[component]
 fn StatusArea(store: Store, compact: Signal<bool>) -> impl IntoView {
-    let view_of = move || describe(&store.status.get(), store.t());
+    let view_of = move || describe(&store.status.get(), store.locale());
     view! {
         <section class="card status-area" class:compact=move || compact.get() aria-labelledby="connection-status">
             <p class="server">

@@ -5,9 +5,10 @@ use candado_api::{Command, OtrPolicy};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use crate::i18n::{fill, Lang};
+use crate::lang::Lang;
 use crate::logic::{self, Route};
 use crate::store::Store;
+use crate::texts::{self, td_string};
 use crate::tr;
 use crate::web::{self, keys};
 
@@ -97,7 +98,7 @@ pub fn Settings(store: Store) -> impl IntoView {
         let Some(account) = store.current.get_untracked() else {
             return;
         };
-        if web::confirm(&store.lang.get_untracked().texts().forget_confirm) {
+        if web::confirm(td_string!(store.locale_untracked(), forget_confirm)) {
             store.send(Command::ForgetAccount {
                 account: account.clone(),
             });
@@ -116,12 +117,12 @@ pub fn Settings(store: Store) -> impl IntoView {
             <label for="policy">{tr!(store, policy_label)}</label>
             <select id="policy" on:change=on_policy disabled=move || store.current.with(Option::is_none)>
                 {move || {
-                    let t = store.t();
+                    let t = store.locale();
                     let chosen = policy();
                     [
-                        ("manual", t.policy_manual.as_str()),
-                        ("opportunistic", t.policy_opportunistic.as_str()),
-                        ("always", t.policy_always.as_str()),
+                        ("manual", td_string!(t, policy_manual)),
+                        ("opportunistic", td_string!(t, policy_opportunistic)),
+                        ("always", td_string!(t, policy_always)),
                     ]
                     .into_iter()
                     .map(|(value, text)| view! { <option value=value selected={chosen == value}>{text}</option> })
@@ -138,15 +139,15 @@ pub fn Settings(store: Store) -> impl IntoView {
                 }
             >
                 {move || {
-                    let t = store.t();
+                    let t = store.locale();
                     let chosen = auto_lock.get();
                     logic::AUTO_LOCK_CHOICES
                         .into_iter()
                         .map(|value| {
                             let text = match value {
-                                "never" => t.never.clone(),
-                                "1" => t.minute_1.clone(),
-                                n => fill(&t.minutes, "n", n),
+                                "never" => td_string!(t, never).to_owned(),
+                                "1" => td_string!(t, minute_1).to_owned(),
+                                n => td_string!(t, minutes, n = n),
                             };
                             view! { <option value=value selected={chosen == value}>{text}</option> }
                         })
@@ -165,7 +166,7 @@ pub fn Settings(store: Store) -> impl IntoView {
             </div>
             <p class="hint" id="notifications-help">{tr!(store, notifications_help)}</p>
             <p class="error" role="alert">
-                {move || notifications_denied.get().then(|| store.t().notifications_denied.as_str())}
+                {move || notifications_denied.get().then(|| td_string!(store.locale(), notifications_denied))}
             </p>
             <label for="language">{tr!(store, language_label)}</label>
             <select
@@ -203,10 +204,10 @@ pub fn Settings(store: Store) -> impl IntoView {
                 <label for="change-passphrase-new">{tr!(store, change_passphrase_new)}</label>
                 <input id="change-passphrase-new" type="password" autocomplete="new-password" bind:value=new_pass />
                 <p class="error" id="change-passphrase-error" role="alert">
-                    {move || store.vault_error.get().map(|r| logic::vault_failure_text(r, store.t()))}
+                    {move || store.vault_error.get().map(|r| texts::vault_failure_text(r, store.locale()))}
                 </p>
                 <p class="hint" id="change-passphrase-done" role="status">
-                    {move || (store.changing_passphrase.get() == Some(true)).then(|| store.t().passphrase_changed.as_str())}
+                    {move || (store.changing_passphrase.get() == Some(true)).then(|| td_string!(store.locale(), passphrase_changed))}
                 </p>
                 <div class="actions">
                     <button type="submit" id="change-passphrase-submit">{tr!(store, change_passphrase_submit)}</button>

@@ -8,16 +8,17 @@ use leptos::prelude::*;
 
 use crate::logic;
 use crate::store::Store;
+use crate::texts::{self, td_string};
 use crate::tr;
 use crate::web::{self, keys};
 
 /// The vault error as text, if any (tracked).
 fn vault_error_text(store: Store) -> Option<&'static str> {
-    let t = store.t();
+    let t = store.locale();
     store
         .vault_error
         .get()
-        .map(|reason| logic::vault_failure_text(reason, t))
+        .map(|reason| texts::vault_failure_text(reason, t))
 }
 
 /// `data-screen="first-run"`.
@@ -93,7 +94,7 @@ pub fn FirstRun(store: Store) -> impl IntoView {
                         data-level=move || level.get().to_string()
                     ></meter>
                     <span id="passphrase-strength-text" data-level=move || level.get().to_string()>
-                        {move || store.t().strength(level.get()).to_string()}
+                        {move || texts::strength_label(level.get(), store.locale())}
                     </span>
                 </div>
                 <label for="passphrase-confirm">{tr!(store, passphrase_confirm_label)}</label>
@@ -104,7 +105,7 @@ pub fn FirstRun(store: Store) -> impl IntoView {
                     bind:value=confirm
                 />
                 <p class="error" role="alert" id="passphrase-mismatch">
-                    {move || mismatch().then(|| store.t().passphrase_mismatch.as_str())}
+                    {move || mismatch().then(|| td_string!(store.locale(), passphrase_mismatch))}
                 </p>
                 <p class="error" role="alert" id="vault-error">{move || vault_error_text(store)}</p>
                 <div class="actions">

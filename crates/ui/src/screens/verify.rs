@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::logic;
 use crate::store::Store;
+use crate::texts::{td_string, Locale};
 use crate::tr;
 use crate::web;
 
@@ -95,7 +96,7 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
         answer.set(String::new());
         // The outcome arrives as a status line in the conversation (and is announced): the
         // dialog's work is done.
-        store.announce_polite(store.t().smp_sent.clone());
+        store.announce_polite(td_string!(store.locale(), smp_sent).to_owned());
         close();
     };
     let ask_secret = move |ev: SubmitEvent| {
@@ -117,7 +118,7 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
         secret.set(String::new());
         // The outcome arrives as a status line in the conversation (and is announced): the
         // dialog's work is done.
-        store.announce_polite(store.t().smp_sent.clone());
+        store.announce_polite(td_string!(store.locale(), smp_sent).to_owned());
         close();
     };
     let trust = move |trusted: bool| {
@@ -138,23 +139,20 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
         let account = store.current.get()?;
         store.own_fingerprints.with(|f| f.get(&account).cloned())
     };
-    let tab_button =
-        move |id: &'static str,
-              which: Tab,
-              label: fn(&'static crate::i18n::Texts) -> &'static str| {
-            view! {
-                <button
-                    type="button"
-                    role="tab"
-                    id=id
-                    class="tab"
-                    aria-selected=move || if tab.get() == which { "true" } else { "false" }
-                    on:click=move |_| tab.set(which)
-                >
-                    {move || label(store.t())}
-                </button>
-            }
-        };
+    let tab_button = move |id: &'static str, which: Tab, label: fn(Locale) -> &'static str| {
+        view! {
+            <button
+                type="button"
+                role="tab"
+                id=id
+                class="tab"
+                aria-selected=move || if tab.get() == which { "true" } else { "false" }
+                on:click=move |_| tab.set(which)
+            >
+                {move || label(store.locale())}
+            </button>
+        }
+    };
 
     view! {
         <div class="backdrop">
@@ -168,9 +166,9 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
             >
                 <h2 id="verify-title">{tr!(store, verify_title)}</h2>
                 <div class="tabs" role="tablist">
-                    {tab_button("verify-question-tab", Tab::Question, |t| t.verify_question_tab.as_str())}
-                    {tab_button("verify-secret-tab", Tab::Secret, |t| t.verify_secret_tab.as_str())}
-                    {tab_button("verify-fingerprint-tab", Tab::Fingerprint, |t| t.verify_fingerprint_tab.as_str())}
+                    {tab_button("verify-question-tab", Tab::Question, |t| td_string!(t, verify_question_tab))}
+                    {tab_button("verify-secret-tab", Tab::Secret, |t| td_string!(t, verify_secret_tab))}
+                    {tab_button("verify-fingerprint-tab", Tab::Fingerprint, |t| td_string!(t, verify_fingerprint_tab))}
                 </div>
                 <Show when=move || tab.get() == Tab::Question>
                     <form class="stack" role="tabpanel" aria-labelledby="verify-question-tab" on:submit=ask>
@@ -213,14 +211,14 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
                         <p class="hint">{tr!(store, fingerprint_compare)}</p>
                         <h3>{tr!(store, own_fingerprint_label)}</h3>
                         <p id="own-fingerprint" class="fingerprint">
-                            {move || own().unwrap_or_else(|| store.t().loading.clone())}
+                            {move || own().unwrap_or_else(|| td_string!(store.locale(), loading).to_owned())}
                         </p>
                         {move || own().map(|fp| view! {
-                            <QrCode text=fp label=Signal::derive(move || store.t().qr_label.clone()) />
+                            <QrCode text=fp label=Signal::derive(move || td_string!(store.locale(), qr_label).to_owned()) />
                         })}
                         <h3>{tr!(store, peer_fingerprint_label)}</h3>
                         <p id="peer-fingerprint" class="fingerprint">
-                            {move || padlock.get().fingerprint.unwrap_or_else(|| store.t().fingerprint_unknown.clone())}
+                            {move || padlock.get().fingerprint.unwrap_or_else(|| td_string!(store.locale(), fingerprint_unknown).to_owned())}
                         </p>
                         <div class="actions">
                             <button
@@ -310,13 +308,13 @@ pub fn SmpIncoming(store: Store) -> impl IntoView {
                         ": "
                         {move || store.smp_incoming.get().map(|p| p.peer).unwrap_or_default()}
                     </h2>
-                    <p id="smp-incoming-question" class="question">
+                    <p id="smp-incoming-question" class="question" dir="auto">
                         {move || {
                             store
                                 .smp_incoming
                                 .get()
                                 .and_then(|p| p.question)
-                                .unwrap_or_else(|| store.t().smp_incoming_shared_secret.clone())
+                                .unwrap_or_else(|| td_string!(store.locale(), smp_incoming_shared_secret).to_owned())
                         }}
                     </p>
                     <label for="smp-incoming-answer">{tr!(store, smp_incoming_answer_label)}</label>
