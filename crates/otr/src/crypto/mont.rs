@@ -24,23 +24,9 @@ use crypto_bigint::{BoxedUint, Word};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
 
-#[cfg(any(target_pointer_width = "32", target_arch = "wasm32"))]
-mod limb {
-    /// One limb.
-    pub type Limb = u32;
-    /// A product of two limbs plus two limbs always fits.
-    pub type Wide = u64;
-}
-
-#[cfg(not(any(target_pointer_width = "32", target_arch = "wasm32")))]
-mod limb {
-    /// One limb.
-    pub type Limb = u64;
-    /// A product of two limbs plus two limbs always fits.
-    pub type Wide = u128;
-}
-
-pub(crate) use limb::{Limb, Wide};
+/// A limb of the binary-radix field: 64 bits with 128-bit products (native targets).
+pub(crate) type Limb = u64;
+type Wide = u128;
 
 const LIMB_BITS: u32 = Limb::BITS;
 /// Limbs of a 1536-bit number.
@@ -59,6 +45,18 @@ fn lo(w: Wide) -> Limb {
 #[inline(always)]
 fn hi(w: Wide) -> Limb {
     (w >> LIMB_BITS) as Limb
+}
+
+/// Montgomery arithmetic on `N`-limb elements, fully reduced.
+pub(crate) trait MontField<const N: usize> {
+    /// The limb type.
+    type L: Copy + Default + ConditionallySelectable + Zeroize;
+    /// 1 in Montgomery form.
+    fn one(&self) -> [Self::L; N];
+    /// a·b·R⁻¹ mod m.
+    fn mul(&self, a: &[Self::L; N], b: &[Self::L; N]) -> [Self::L; N];
+    /// a²·R⁻¹ mod m.
+    fn square(&self, a: &[Self::L; N]) -> [Self::L; N];
 }
 
 /// An odd modulus of exactly `N` limbs with its top bit set, and its Montgomery constants.
@@ -248,215 +246,450 @@ impl<const N: usize> Field<N> {
         }
         self.redc(&mut lo_half, &mut hi_half)
     }
+}
 
-    /// The window of `width` bits of `exp` (little-endian limbs) starting at bit `pos`,
-    /// without the bits at or above `bound`. Positions are public; the value is not
-    /// branched on.
-    #[inline(always)]
-    fn window(exp: &[Limb], pos: u32, width: u32, bound: u32) -> Limb {
-        let idx = (pos / LIMB_BITS) as usize;
-        let off = pos % LIMB_BITS;
-        let low = exp.get(idx).copied().unwrap_or(0) >> off;
-        let high = if off == 0 {
-            0
-        } else {
-            exp.get(idx + 1).copied().unwrap_or(0) << (LIMB_BITS - off)
-        };
-        let avail = bound.saturating_sub(pos).min(width);
-        let mask = if avail >= LIMB_BITS {
-            Limb::MAX
-        } else {
-            ((1 as Limb) << avail) - 1
-        };
-        (low | high) & mask
+impl<const N: usize> MontField<N> for Field<N> {
+    type L = Limb;
+    fn one(&self) -> [Limb; N] {
+        self.one
     }
-
-    /// base^exp for a secret `exp` (little-endian limbs; bits at or above `bits` are
-    /// ignored). The sequence of operations and memory accesses depends only on `bits`.
-    pub(crate) fn pow_ct(&self, base: &[Limb; N], exp: &[Limb], bits: u32) -> [Limb; N] {
-        let width = if bits >= 512 { 5 } else { 4 };
-        let entries = 1usize << width;
-        let mut table = [[0 as Limb; N]; TABLE_LEN];
-        let mut prev = self.one;
-        for (k, entry) in table.iter_mut().take(entries).enumerate() {
-            *entry = match k {
-                0 => self.one,
-                1 => *base,
-                _ => self.mul(&prev, base),
-            };
-            prev = *entry;
-        }
-        let windows = bits.div_ceil(width);
-        let mut acc = self.one;
-        let mut selected = [0 as Limb; N];
-        for w in (0..windows).rev() {
-            if w + 1 != windows {
-                for _ in 0..width {
-                    acc = self.square(&acc);
-                }
-            }
-            let idx = Self::window(exp, w * width, width, bits);
-            // Read every entry; keep the one at idx.
-            selected.fill(0);
-            for (k, entry) in table.iter().take(entries).enumerate() {
-                let hit = (k as Limb).ct_eq(&idx);
-                for (s, &e) in selected.iter_mut().zip(entry.iter()) {
-                    s.conditional_assign(&e, hit);
-                }
-            }
-            acc = self.mul(&acc, &selected);
-        }
-        table.zeroize();
-        selected.zeroize();
-        prev.zeroize();
-        acc
+    fn mul(&self, a: &[Limb; N], b: &[Limb; N]) -> [Limb; N] {
+        Field::mul(self, a, b)
     }
-
-    /// base^exp for a **public** exponent: variable time (skips zero windows and leading
-    /// zero bits). Never use it with a secret exponent.
-    pub(crate) fn pow_vartime(&self, base: &[Limb; N], exp: &[Limb]) -> [Limb; N] {
-        let bits = exp
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(_, &l)| l != 0)
-            .map(|(i, &l)| i as u32 * LIMB_BITS + (LIMB_BITS - l.leading_zeros()))
-            .unwrap_or(0);
-        if bits == 0 {
-            return self.one;
-        }
-        let width = if bits >= 512 {
-            5
-        } else if bits >= 64 {
-            4
-        } else {
-            1
-        };
-        let entries = 1usize << width;
-        let mut table = [[0 as Limb; N]; TABLE_LEN];
-        let mut prev = self.one;
-        for (k, entry) in table.iter_mut().take(entries).enumerate() {
-            *entry = match k {
-                0 => self.one,
-                1 => *base,
-                _ => self.mul(&prev, base),
-            };
-            prev = *entry;
-        }
-        let windows = bits.div_ceil(width);
-        let mut acc = self.one;
-        let mut started = false;
-        for w in (0..windows).rev() {
-            if started {
-                for _ in 0..width {
-                    acc = self.square(&acc);
-                }
-            }
-            let idx = Self::window(exp, w * width, width, bits) as usize;
-            if idx != 0 {
-                if let Some(entry) = table.get(idx) {
-                    acc = if started {
-                        self.mul(&acc, entry)
-                    } else {
-                        *entry
-                    };
-                    started = true;
-                }
-            }
-        }
-        acc
+    fn square(&self, a: &[Limb; N]) -> [Limb; N] {
+        Field::square(self, a)
     }
 }
 
-/// The little-endian limbs of `words` (crypto-bigint words, possibly wider than limbs),
-/// zero-extended or truncated to `N`.
-fn words_to_limbs<const N: usize>(words: &[Word]) -> [Limb; N] {
-    let per = (Word::BITS / LIMB_BITS) as usize;
-    let mut out = [0 as Limb; N];
-    let limbs = words
+/// A radix-2^28 Montgomery field, for wasm32: limbs hold 28 bits in a `u32`, so a product
+/// of two limbs is below 2^56 and a whole column of a product (at most 2·N products plus
+/// a carry) adds up in one `u64` without carry handling. Multiplication interleaves the
+/// product and the reduction column by column (finely integrated product scanning).
+/// R = 2^(28·N): N = 55 covers 1536 bits, N = 37 covers 1024 bits.
+#[derive(Clone, Debug)]
+pub(crate) struct Field28<const N: usize> {
+    m: [u32; N],
+    /// −m⁻¹ mod 2^28.
+    m_neg_inv: u64,
+    /// R mod m.
+    one: [u32; N],
+}
+
+const R28_BITS: u32 = 28;
+const R28_MASK: u64 = (1 << R28_BITS) - 1;
+/// Limbs of radix 2^28 for a 1536-bit modulus.
+pub(crate) const N28_1536: usize = 1536usize.div_ceil(R28_BITS as usize);
+/// Limbs of radix 2^28 for a 1024-bit modulus.
+pub(crate) const N28_1024: usize = 1024usize.div_ceil(R28_BITS as usize);
+
+/// Σ x[i]·y[len−1−i]: the dot product of `x` with `y` reversed.
+#[inline(always)]
+fn dot_rev(x: &[u32], y: &[u32]) -> u64 {
+    x.iter()
+        .zip(y.iter().rev())
+        .map(|(&a, &b)| u64::from(a) * u64::from(b))
+        .sum()
+}
+
+impl<const N: usize> Field28<N> {
+    /// `modulus` and R mod m in radix 2^28; `None` unless the modulus is odd and below R.
+    pub(crate) fn new(modulus: [u32; N], one: [u32; N]) -> Option<Self> {
+        let m0 = *modulus.first()?;
+        if m0 & 1 == 0
+            || modulus
+                .iter()
+                .chain(one.iter())
+                .any(|&l| u64::from(l) > R28_MASK)
+        {
+            return None;
+        }
+        let mut inv: u32 = m0;
+        for _ in 0..5 {
+            inv = inv.wrapping_mul(2u32.wrapping_sub(m0.wrapping_mul(inv)));
+        }
+        Some(Self {
+            m: modulus,
+            m_neg_inv: u64::from(inv.wrapping_neg()) & R28_MASK,
+            one,
+        })
+    }
+
+    /// (top·R + r) mod m for a value below 2m, in constant time.
+    #[inline(always)]
+    fn final_sub(&self, r: &[u32; N], top: u64) -> [u32; N] {
+        let mut d = [0u32; N];
+        let mut borrow: u64 = 0;
+        for ((o, &ri), &mi) in d.iter_mut().zip(r.iter()).zip(self.m.iter()) {
+            let x = u64::from(ri)
+                .wrapping_sub(u64::from(mi))
+                .wrapping_sub(borrow);
+            *o = (x & R28_MASK) as u32;
+            borrow = x >> 63;
+        }
+        // Keep r exactly when top = 0 and the subtraction borrowed.
+        let keep_r = (top.wrapping_sub(borrow) & 0xffff_ffff) as u32;
+        for (o, &ri) in d.iter_mut().zip(r.iter()) {
+            *o = (ri & keep_r) | (*o & !keep_r);
+        }
+        d
+    }
+
+    /// The column-wise Montgomery product; `sum(k, q)` is Σ_{i+j=k} a_i·b_j restricted
+    /// to the limbs present, given the q limbs found so far.
+    #[inline(always)]
+    fn reduce_columns(&self, mut column: impl FnMut(usize) -> u64) -> [u32; N] {
+        let mut q = [0u32; N];
+        let mut r = [0u32; N];
+        let mut acc: u64 = 0;
+        for k in 0..N {
+            acc += column(k);
+            // Σ_{i<k} q_i·m_{k−i}
+            if let (Some(qs), Some(ms)) = (q.get(..k), self.m.get(1..=k)) {
+                acc += dot_rev(qs, ms);
+            }
+            let qk = (acc.wrapping_mul(self.m_neg_inv)) & R28_MASK;
+            if let Some(slot) = q.get_mut(k) {
+                *slot = qk as u32;
+            }
+            acc += qk * u64::from(self.m.first().copied().unwrap_or(0));
+            acc >>= R28_BITS;
+        }
+        for k in N..2 * N - 1 {
+            acc += column(k);
+            // Σ_{i=k−N+1}^{N−1} q_i·m_{k−i}
+            if let (Some(qs), Some(ms)) = (q.get(k + 1 - N..), self.m.get(k + 1 - N..)) {
+                acc += dot_rev(qs, ms);
+            }
+            if let Some(slot) = r.get_mut(k - N) {
+                *slot = (acc & R28_MASK) as u32;
+            }
+            acc >>= R28_BITS;
+        }
+        if let Some(slot) = r.last_mut() {
+            *slot = (acc & R28_MASK) as u32;
+        }
+        self.final_sub(&r, acc >> R28_BITS)
+    }
+}
+
+impl<const N: usize> MontField<N> for Field28<N> {
+    type L = u32;
+    fn one(&self) -> [u32; N] {
+        self.one
+    }
+
+    fn mul(&self, a: &[u32; N], b: &[u32; N]) -> [u32; N] {
+        self.reduce_columns(|k| {
+            let lo_i = (k + 1).saturating_sub(N);
+            match (a.get(lo_i..=k.min(N - 1)), b.get(lo_i..=k.min(N - 1))) {
+                (Some(x), Some(y)) => dot_rev(x, y),
+                _ => 0,
+            }
+        })
+    }
+
+    fn square(&self, a: &[u32; N]) -> [u32; N] {
+        self.reduce_columns(|k| {
+            // Σ_{i+j=k} a_i·a_j = 2·Σ_{i<j} a_i·a_j + a_{k/2}² (k even).
+            let lo_i = (k + 1).saturating_sub(N);
+            let hi_i = k.min(N - 1);
+            let Some(window) = a.get(lo_i..=hi_i) else {
+                return 0;
+            };
+            let half = window.len() / 2;
+            let (x, y) = window.split_at(half);
+            // y's last `half` limbs pair with x reversed; the middle one (odd length) squares.
+            let cross = dot_rev(x, y.get(y.len() - half..).unwrap_or_default());
+            let middle = if window.len() % 2 == 1 {
+                y.first().map_or(0, |&v| u64::from(v) * u64::from(v))
+            } else {
+                0
+            };
+            2 * cross + middle
+        })
+    }
+}
+
+/// The window of `width` bits of `exp` (little-endian u32 words) starting at bit `pos`,
+/// without the bits at or above `bound`. Positions are public; the value is not branched on.
+#[inline(always)]
+fn window(exp: &[u32], pos: u32, width: u32, bound: u32) -> u32 {
+    let idx = (pos / 32) as usize;
+    let off = pos % 32;
+    let low = exp.get(idx).copied().unwrap_or(0) >> off;
+    let high = if off == 0 {
+        0
+    } else {
+        exp.get(idx + 1).copied().unwrap_or(0) << (32 - off)
+    };
+    let avail = bound.saturating_sub(pos).min(width);
+    let mask = if avail >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << avail) - 1
+    };
+    (low | high) & mask
+}
+
+/// base^0 .. base^(2^width − 1).
+fn power_table<const N: usize, F: MontField<N>>(
+    f: &F,
+    base: &[F::L; N],
+    width: u32,
+) -> [[F::L; N]; TABLE_LEN] {
+    let mut table = [[F::L::default(); N]; TABLE_LEN];
+    let mut prev = f.one();
+    for (k, entry) in table.iter_mut().take(1 << width).enumerate() {
+        *entry = match k {
+            0 => f.one(),
+            1 => *base,
+            _ => f.mul(&prev, base),
+        };
+        prev = *entry;
+    }
+    prev.zeroize();
+    table
+}
+
+/// base^exp for a secret `exp` (little-endian u32 words; bits at or above `bits` are
+/// ignored): a fixed-window ladder. The sequence of operations and memory accesses
+/// depends only on `bits`; each table lookup reads every entry and keeps one by mask.
+pub(crate) fn field_pow_ct<const N: usize, F: MontField<N>>(
+    f: &F,
+    base: &[F::L; N],
+    exp: &[u32],
+    bits: u32,
+) -> [F::L; N] {
+    let width = if bits >= 512 { 5 } else { 4 };
+    let entries = 1usize << width;
+    let mut table = power_table(f, base, width);
+    let windows = bits.div_ceil(width);
+    let mut acc = f.one();
+    let mut selected = [F::L::default(); N];
+    for w in (0..windows).rev() {
+        if w + 1 != windows {
+            for _ in 0..width {
+                acc = f.square(&acc);
+            }
+        }
+        let idx = window(exp, w * width, width, bits);
+        for s in selected.iter_mut() {
+            *s = F::L::default();
+        }
+        for (k, entry) in table.iter().take(entries).enumerate() {
+            let hit = (k as u32).ct_eq(&idx);
+            for (s, e) in selected.iter_mut().zip(entry.iter()) {
+                s.conditional_assign(e, hit);
+            }
+        }
+        acc = f.mul(&acc, &selected);
+    }
+    table.zeroize();
+    selected.zeroize();
+    acc
+}
+
+/// base^exp for a **public** exponent: variable time (skips zero windows and leading zero
+/// bits). Never use it with a secret exponent.
+pub(crate) fn field_pow_vartime<const N: usize, F: MontField<N>>(
+    f: &F,
+    base: &[F::L; N],
+    exp: &[u32],
+) -> [F::L; N] {
+    let bits = exp
         .iter()
-        .flat_map(|&w| (0..per).map(move |k| (w >> (k as u32 * LIMB_BITS)) as Limb));
-    for (o, l) in out.iter_mut().zip(limbs) {
-        *o = l;
+        .enumerate()
+        .rev()
+        .find(|(_, &l)| l != 0)
+        .map(|(i, &l)| i as u32 * 32 + (32 - l.leading_zeros()))
+        .unwrap_or(0);
+    let width = match bits {
+        0 => return f.one(),
+        512.. => 5,
+        64.. => 4,
+        _ => 1,
+    };
+    let table = power_table(f, base, width);
+    let windows = bits.div_ceil(width);
+    let mut acc = f.one();
+    let mut started = false;
+    for w in (0..windows).rev() {
+        if started {
+            for _ in 0..width {
+                acc = f.square(&acc);
+            }
+        }
+        let idx = window(exp, w * width, width, bits) as usize;
+        if idx != 0 {
+            if let Some(entry) = table.get(idx) {
+                acc = if started { f.mul(&acc, entry) } else { *entry };
+                started = true;
+            }
+        }
+    }
+    acc
+}
+
+/// Little-endian `bits`-bit limbs (in `u32` or `u64`) of the little-endian words `words`,
+/// zero-extended or truncated to `N` limbs.
+fn repack<T: Copy + Default + TryFrom<u64>, const N: usize>(words: &[Word], bits: u32) -> [T; N] {
+    let mut out = [T::default(); N];
+    let mask: u128 = (1u128 << bits) - 1;
+    let mut buf: u128 = 0;
+    let mut have: u32 = 0;
+    let mut words = words.iter();
+    for o in out.iter_mut() {
+        while have < bits {
+            let next = words.next().copied().unwrap_or(0);
+            buf |= u128::from(next) << have;
+            have += Word::BITS;
+        }
+        *o = T::try_from((buf & mask) as u64).unwrap_or_default();
+        buf >>= bits;
+        have -= bits;
     }
     out
 }
 
-/// The crypto-bigint words of `limbs`.
-fn limbs_to_words(limbs: &[Limb]) -> Vec<Word> {
-    let per = (Word::BITS / LIMB_BITS) as usize;
-    limbs
-        .chunks(per)
-        .map(|chunk| {
-            chunk.iter().enumerate().fold(0 as Word, |acc, (k, &l)| {
-                acc | (Word::from(l) << (k as u32 * LIMB_BITS))
-            })
-        })
-        .collect()
+/// crypto-bigint words of the little-endian `bits`-bit limbs `limbs`, `nwords` of them.
+fn unpack<T: Copy + Into<u64>>(limbs: &[T], bits: u32, nwords: usize) -> Vec<Word> {
+    let mut out = Vec::with_capacity(nwords);
+    let mut buf: u128 = 0;
+    let mut have: u32 = 0;
+    let mut limbs = limbs.iter();
+    while out.len() < nwords {
+        while have < Word::BITS {
+            match limbs.next() {
+                Some(&l) => {
+                    buf |= u128::from(l.into()) << have;
+                    have += bits;
+                }
+                None => have = Word::BITS,
+            }
+        }
+        out.push(buf as Word);
+        buf >>= Word::BITS;
+        have -= Word::BITS;
+    }
+    out
 }
 
-/// Exponent limbs: the exponent's words as limbs (all of them).
-fn exponent_limbs(exponent: &BoxedUint) -> Vec<Limb> {
-    let per = (Word::BITS / LIMB_BITS) as usize;
+/// The exponent as little-endian u32 words (all of its precision).
+fn exponent_words(exponent: &BoxedUint) -> Vec<u32> {
+    let per = (Word::BITS / 32) as usize;
     exponent
         .as_words()
         .iter()
-        .flat_map(|&w| (0..per).map(move |k| (w >> (k as u32 * LIMB_BITS)) as Limb))
+        .flat_map(|&w| (0..per).map(move |k| (w >> (k as u32 * 32)) as u32))
         .collect()
 }
 
-/// Run `f` in the fixed-size field of `base`'s modulus, if it is one this module handles.
-fn with_field(
-    base: &BoxedMontyForm,
-    f1536: impl FnOnce(&Field<N1536>, &[Limb; N1536]) -> [Limb; N1536],
-    f1024: impl FnOnce(&Field<N1024>, &[Limb; N1024]) -> [Limb; N1024],
-) -> Option<BoxedMontyForm> {
-    let params = base.params();
-    let modulus = params.modulus().as_ref();
-    if modulus.bit_width_vartime() != params.bits_precision() {
-        return None;
+/// What to compute in a field.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    Ct(&'a [u32], u32),
+    Vartime(&'a [u32]),
+}
+
+fn run<const N: usize, F: MontField<N>>(f: &F, base: &[F::L; N], op: Op<'_>) -> [F::L; N] {
+    match op {
+        Op::Ct(e, bits) => field_pow_ct(f, base, e, bits),
+        Op::Vartime(e) => field_pow_vartime(f, base, e),
     }
-    let words = match params.bits_precision() {
-        1536 => {
-            let field = Field::<N1536>::new(words_to_limbs(modulus.as_words()))?;
-            let mut b = words_to_limbs::<N1536>(base.as_montgomery().as_words());
-            let mut r = f1536(&field, &b);
-            let words = limbs_to_words(&r);
-            b.zeroize();
-            r.zeroize();
-            words
-        }
-        1024 => {
-            let field = Field::<N1024>::new(words_to_limbs(modulus.as_words()))?;
-            let mut b = words_to_limbs::<N1024>(base.as_montgomery().as_words());
-            let mut r = f1024(&field, &b);
-            let words = limbs_to_words(&r);
-            b.zeroize();
-            r.zeroize();
-            words
-        }
-        _ => return None,
-    };
+}
+
+/// In the binary-radix field (R = 2^precision, the same as crypto-bigint's).
+fn in_field64<const N: usize>(base: &BoxedMontyForm, op: Op<'_>) -> Option<BoxedMontyForm> {
+    let params = base.params();
+    let field = Field::<N>::new(repack(params.modulus().as_ref().as_words(), LIMB_BITS))?;
+    let mut b: [Limb; N] = repack(base.as_montgomery().as_words(), LIMB_BITS);
+    let mut r = run(&field, &b, op);
+    let words = unpack(&r, LIMB_BITS, base.as_montgomery().as_words().len());
+    b.zeroize();
+    r.zeroize();
     Some(BoxedMontyForm::from_montgomery(
         BoxedUint::from_words(words),
         params,
     ))
 }
 
+/// In the radix-2^28 field. Its R is 2^(28·N), `shift` bits above crypto-bigint's: values
+/// move in by doubling `shift` times and out by halving `shift` times (both constant time).
+fn in_field28<const N: usize>(base: &BoxedMontyForm, op: Op<'_>) -> Option<BoxedMontyForm> {
+    let params = base.params();
+    let shift = (R28_BITS * N as u32).checked_sub(params.bits_precision())?;
+    let lift = |x: &BoxedMontyForm| {
+        let mut y = x.clone();
+        for _ in 0..shift {
+            y = y.double();
+        }
+        y
+    };
+    let one = lift(&BoxedMontyForm::one(params));
+    let field = Field28::<N>::new(
+        repack(params.modulus().as_ref().as_words(), R28_BITS),
+        repack(one.as_montgomery().as_words(), R28_BITS),
+    )?;
+    let mut lifted = lift(base);
+    let mut b: [u32; N] = repack(lifted.as_montgomery().as_words(), R28_BITS);
+    let mut r = run(&field, &b, op);
+    let words = unpack(&r, R28_BITS, base.as_montgomery().as_words().len());
+    let mut out = BoxedMontyForm::from_montgomery(BoxedUint::from_words(words), params);
+    for _ in 0..shift {
+        out = out.div_by_2();
+    }
+    lifted.zeroize();
+    b.zeroize();
+    r.zeroize();
+    Some(out)
+}
+
+/// Which radix this target uses: 2^28 on wasm32 (no 64×64→128 multiplication), 2^64
+/// elsewhere. Both are compiled and tested everywhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Radix {
+    R28,
+    R64,
+}
+
+#[cfg(target_arch = "wasm32")]
+const RADIX: Radix = Radix::R28;
+#[cfg(not(target_arch = "wasm32"))]
+const RADIX: Radix = Radix::R64;
+
+fn dispatch(base: &BoxedMontyForm, op: Op<'_>, radix: Radix) -> Option<BoxedMontyForm> {
+    let params = base.params();
+    if params.modulus().as_ref().bit_width_vartime() != params.bits_precision() {
+        return None;
+    }
+    match (params.bits_precision(), radix) {
+        (1536, Radix::R64) => in_field64::<N1536>(base, op),
+        (1024, Radix::R64) => in_field64::<N1024>(base, op),
+        (1536, Radix::R28) => in_field28::<N28_1536>(base, op),
+        (1024, Radix::R28) => in_field28::<N28_1024>(base, op),
+        _ => None,
+    }
+}
+
 /// `base^exponent`, constant time in `exponent` for the public bound `exponent_bits`
 /// (bits of `exponent` at or above it are ignored). `None` if the modulus is not one this
-/// module handles.
+/// module handles (1536 or 1024 bits, top bit set).
 pub(crate) fn pow_ct(
     base: &BoxedMontyForm,
     exponent: &BoxedUint,
     exponent_bits: u32,
 ) -> Option<BoxedMontyForm> {
-    let mut e = exponent_limbs(exponent);
-    let out = with_field(
-        base,
-        |f, b| f.pow_ct(b, &e, exponent_bits),
-        |f, b| f.pow_ct(b, &e, exponent_bits),
-    );
+    pow_ct_radix(base, exponent, exponent_bits, RADIX)
+}
+
+pub(crate) fn pow_ct_radix(
+    base: &BoxedMontyForm,
+    exponent: &BoxedUint,
+    exponent_bits: u32,
+    radix: Radix,
+) -> Option<BoxedMontyForm> {
+    let mut e = exponent_words(exponent);
+    let out = dispatch(base, Op::Ct(&e, exponent_bits), radix);
     e.zeroize();
     out
 }
@@ -464,12 +697,16 @@ pub(crate) fn pow_ct(
 /// `base^exponent` for a **public** exponent, in variable time. `None` if the modulus is
 /// not one this module handles.
 pub(crate) fn pow_vartime(base: &BoxedMontyForm, exponent: &BoxedUint) -> Option<BoxedMontyForm> {
-    let e = exponent_limbs(exponent);
-    with_field(
-        base,
-        |f, b| f.pow_vartime(b, &e),
-        |f, b| f.pow_vartime(b, &e),
-    )
+    pow_vartime_radix(base, exponent, RADIX)
+}
+
+pub(crate) fn pow_vartime_radix(
+    base: &BoxedMontyForm,
+    exponent: &BoxedUint,
+    radix: Radix,
+) -> Option<BoxedMontyForm> {
+    let e = exponent_words(exponent);
+    dispatch(base, Op::Vartime(&e), radix)
 }
 
 #[cfg(test)]
@@ -502,29 +739,18 @@ mod tests {
         let m = params.modulus().as_ref().clone();
         let m_minus_1 = m.wrapping_sub(BoxedUint::one_with_precision(m.bits_precision()));
         let zero = BoxedUint::zero_with_precision(m.bits_precision());
-        let mut values = vec![zero, m_minus_1.clone()];
-        values.extend((0..6).map(|_| random_below(rng, &m)));
-        for a in &values {
-            for b in &values {
-                let am = to_monty(a, params);
-                let bm = to_monty(b, params);
-                let want = am.mul(&bm);
-                let got = with_field(
-                    &am,
-                    |f, x| f.mul(x, &words_to_limbs(bm.as_montgomery().as_words())),
-                    |f, x| f.mul(x, &words_to_limbs(bm.as_montgomery().as_words())),
-                )
-                .unwrap();
-                assert_eq!(got, want);
-            }
-            let am = to_monty(a, params);
-            let sq = with_field(&am, |f, x| f.square(x), |f, x| f.square(x)).unwrap();
-            assert_eq!(sq, am.square());
-        }
-        // Exponents: zero, one, all ones at several widths, random, m - 1.
+        let mut bases = vec![
+            zero,
+            BoxedUint::one_with_precision(m.bits_precision()),
+            m_minus_1.clone(),
+        ];
+        bases.extend((0..3).map(|_| random_below(rng, &m)));
+        // Exponents: zero, one, 2, m - 1, all ones at several widths, random (bounded
+        // and not).
         let mut exps = vec![
             (BoxedUint::zero_with_precision(320), 320),
             (BoxedUint::one_with_precision(320), 320),
+            (BoxedUint::from(2u64), 2),
             (m_minus_1.clone(), m.bits_precision()),
         ];
         for bits in [1u32, 5, 63, 64, 65, 160, 320, 511, 512, 1024, 1536] {
@@ -536,13 +762,17 @@ mod tests {
             exps.push((r.clone(), m.bits_precision()));
             exps.push((r, bits));
         }
-        for (e, bits) in &exps {
-            let base = to_monty(&random_below(rng, &m), params);
-            let want = base.pow_bounded_exp(e, *bits);
-            assert_eq!(pow_ct(&base, e, *bits).unwrap(), want, "bits {bits}");
-            // The variable-time path ignores no bits: compare with the truncated value.
-            let full = base.pow(e);
-            assert_eq!(pow_vartime(&base, e).unwrap(), full, "bits {bits}");
+        for radix in [Radix::R28, Radix::R64] {
+            for (n, (e, bits)) in exps.iter().enumerate() {
+                let b = &bases[n % bases.len()];
+                let base = to_monty(b, params);
+                let want = base.pow_bounded_exp(e, *bits);
+                let got = pow_ct_radix(&base, e, *bits, radix).unwrap();
+                assert_eq!(got, want, "{radix:?} bits {bits}");
+                // The variable-time path uses every bit.
+                let got = pow_vartime_radix(&base, e, radix).unwrap();
+                assert_eq!(got, base.pow(e), "{radix:?} bits {bits}");
+            }
         }
     }
 
@@ -566,11 +796,14 @@ mod tests {
         // 160 bits (DSA q) and a 1536-bit precision modulus without its top bit.
         let q = monty_params(&BoxedUint::from_be_slice_vartime(&[0x8f; 20])).unwrap();
         let base = to_monty(&BoxedUint::from(3u64), &q);
-        assert!(pow_ct(&base, &BoxedUint::from(5u64), 8).is_none());
+        assert!(pow_ct_radix(&base, &BoxedUint::from(5u64), 8, Radix::R28).is_none());
+        assert!(pow_ct_radix(&base, &BoxedUint::from(5u64), 8, Radix::R64).is_none());
         let small = resize(&BoxedUint::from(&MODULUS).wrapping_shr_vartime(1), 1536);
         let params = monty_params(&small).unwrap();
         let base = to_monty(&BoxedUint::from(3u64), &params);
-        assert!(pow_vartime(&base, &BoxedUint::from(5u64)).is_none());
+        assert!(pow_vartime_radix(&base, &BoxedUint::from(5u64), Radix::R28).is_none());
+        assert!(pow_vartime_radix(&base, &BoxedUint::from(5u64), Radix::R64).is_none());
         assert!(Field::<N1024>::new([2; N1024]).is_none());
+        assert!(Field28::<N28_1024>::new([2; N28_1024], [1; N28_1024]).is_none());
     }
 }
