@@ -8,10 +8,10 @@
 //!
 //! Big numbers are `crypto-bigint`'s heap-allocated [`BoxedUint`] and [`BoxedMontyForm`].
 //! The exponentiations, where nearly all the time goes, run in `mont`: fixed-size,
-//! allocation-free Montgomery arithmetic with 32-bit limbs on wasm32, for the 1536-bit
-//! group and 1024-bit DSA primes. Exponentiation by a secret exponent ([`pow_ct`]) is a
+//! allocation-free Montgomery arithmetic (28-bit limbs on wasm32, 64-bit natively) for the 1536-bit
+//! group and 1024-bit DSA primes. Exponentiation by a secret exponent (`pow_ct`) is a
 //! fixed-window ladder with masked table lookups that leaks only the public bound on the
-//! exponent's bit length; [`pow_public_vartime`] is for public exponents only. Randomness
+//! exponent's bit length; `pow_public_vartime` is for public exponents only. Randomness
 //! always comes in as a [`CryptoRng`] argument.
 
 pub mod dsa;

@@ -1,23 +1,30 @@
 //! Fixed-size Montgomery arithmetic for the moduli on OTR's hot paths: the 1536-bit MODP
 //! prime (DH, SMP) and 1024-bit DSA primes (signing, verification, key generation).
 //!
-//! - Limbs are `u32` with `u64` products on 32-bit targets and wasm32 (which has native
-//!   64-bit multiplication but no 64×64→128), `u64` with `u128` products elsewhere.
-//!   `crypto-bigint` picks 64-bit limbs on wasm32, whose 128-bit products are emulated;
-//!   that is why this module exists.
-//! - Numbers are arrays of `N` limbs on the stack: no heap allocation anywhere.
-//! - Multiplication is schoolbook product then Montgomery reduction (separated operand
-//!   scanning), with a dedicated squaring that computes each cross product once.
-//! - [`pow_ct`] is a fixed-window exponentiation for secret exponents: the number of
-//!   squarings and multiplications depends only on the public bit bound, and every table
-//!   lookup reads the whole table and keeps one entry with masks. [`pow_vartime`] is for
-//!   public exponents only (verification, primality tests): it skips zero windows and
-//!   starts at the exponent's highest set bit.
+//! Two fields implement [`MontField`]; each target uses one (`RADIX`), tests run both:
 //!
-//! The representation is the one of `crypto-bigint`'s [`BoxedMontyForm`] (R = 2^precision,
-//! values fully reduced), so values move between the two by copying limbs. Only moduli
-//! whose bit length equals the precision (1536 or 1024 bits) take this path, which makes
-//! R mod m = R − m; everything else falls back to `crypto-bigint`.
+//! - [`Field`] (native targets): radix 2^64, `u128` products; schoolbook product then
+//!   Montgomery reduction (separated operand scanning), and a dedicated squaring that
+//!   computes each cross product once. R = 2^precision, the same as `crypto-bigint`'s
+//!   [`BoxedMontyForm`], so values move between the two by copying limbs.
+//! - [`Field28`] (wasm32): radix 2^28 in `u32` limbs. wasm32 has a native 64-bit multiply
+//!   but no 64×64→128 (`crypto-bigint` picks 64-bit limbs there, whose 128-bit products
+//!   are emulated: the reason this module exists). A 28×28-bit product is below 2^56, so a
+//!   whole column of products adds up in one `u64`: multiplication and reduction are
+//!   interleaved column by column (finely integrated product scanning) with one multiply
+//!   and one add per term and no carry handling inside a column. R = 2^(28·N), a few bits
+//!   above `crypto-bigint`'s, so values move in by modular doublings and out by halvings.
+//!
+//! Both keep numbers in fixed arrays on the stack: no heap allocation in the arithmetic.
+//! [`pow_ct`] is a fixed-window exponentiation for secret exponents: the number of
+//! squarings and multiplications depends only on the public bit bound, and every table
+//! lookup reads the whole table and keeps one entry with masks; the final subtraction of
+//! each product is masked too. [`pow_vartime`] is for public exponents only (proof checks,
+//! signature verification, primality tests): it skips zero windows and starts at the
+//! exponent's highest set bit. `bench::ct_tstat` is a dudect-style timing test of both.
+//!
+//! Only moduli whose bit length equals the precision (1536 or 1024 bits) take this path;
+//! everything else falls back to `crypto-bigint`.
 
 use crypto_bigint::modular::BoxedMontyForm;
 use crypto_bigint::{BoxedUint, Word};
@@ -282,7 +289,7 @@ pub(crate) const N28_1536: usize = 1536usize.div_ceil(R28_BITS as usize);
 /// Limbs of radix 2^28 for a 1024-bit modulus.
 pub(crate) const N28_1024: usize = 1024usize.div_ceil(R28_BITS as usize);
 
-/// Σ x[i]·y[len−1−i]: the dot product of `x` with `y` reversed.
+/// Σ `x[i]·y[len−1−i]`: the dot product of `x` with `y` reversed.
 #[inline(always)]
 fn dot_rev(x: &[u32], y: &[u32]) -> u64 {
     x.iter()
