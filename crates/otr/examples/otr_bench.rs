@@ -5,6 +5,10 @@
 //! `tests/bench_worker.rs`). `cpu_median_ms` is this thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), which other processes on a busy machine do not inflate.
 //!
+//! Then `BENCH otr_ct_… t=…` lines: Welch's t of the dudect-style timing test of the
+//! constant-time exponentiation (`candado_otr::bench::ct_tstat`) in each radix, and of the
+//! variable-time control.
+//!
 //! `cargo run --profile bench-native -p candado-otr --example otr_bench`
 
 #[path = "../tests/common/bench.rs"]
@@ -35,4 +39,19 @@ fn main() {
             .then_some(&cpu as &dyn Fn() -> f64),
     };
     bench::run(&clocks, &mut |line| println!("{line}"));
+
+    // The dudect-style timing test of the constant-time exponentiation (320-bit DH
+    // exponents), and its variable-time control, which it must flag.
+    use candado_otr::bench::{ct_tstat, Exponentiation};
+    // Timed with this thread's CPU time where there is one, which preemption does not inflate.
+    let mut now = || thread_cpu_ms().unwrap_or_else(&wall);
+    for (name, which) in [
+        ("otr_ct_t64", Exponentiation::ConstantTime64),
+        ("otr_ct_t28", Exponentiation::ConstantTime28),
+        ("otr_ct_tvartime", Exponentiation::VariableTime),
+    ] {
+        let samples = 3000;
+        let t = ct_tstat(samples, 320, which, &mut now);
+        println!("BENCH {name} t={t:.3} samples={samples}");
+    }
 }

@@ -1,10 +1,12 @@
 //! Hooks for `cargo xtask bench otr` (hidden): the raw modular exponentiation that DH, SMP
-//! and DSA are built on, so its cost can be compared with libgcrypt's `gcry_mpi_powm`.
+//! and DSA are built on, so its cost can be compared with libgcrypt's `gcry_mpi_powm`, and
+//! a dudect-style timing test of the constant-time exponentiation ([`ct_tstat`]).
 //! Not part of the API.
 
 use crypto_bigint::BoxedUint;
 
 use crate::crypto::group::{group, MODULUS_BITS};
+use crate::crypto::mont::{pow_ct_radix, pow_vartime_radix, Radix};
 use crate::crypto::{pow_ct, resize, to_monty};
 
 /// `base^exponent mod p` in the 1536-bit MODP group, with the constant-time exponentiation
@@ -27,6 +29,105 @@ pub fn modexp_1536(base: &[u8], exponent: &[u8], exponent_bits: u32) -> Vec<u8> 
         .retrieve()
         .to_be_bytes()
         .to_vec()
+}
+
+/// Which exponentiation [`ct_tstat`] times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exponentiation {
+    /// The constant-time ladder, in the radix-2^64 field (native targets).
+    ConstantTime64,
+    /// The constant-time ladder, in the radix-2^28 field (wasm32).
+    ConstantTime28,
+    /// The variable-time path for public exponents: the positive control, which a
+    /// timing test must flag.
+    VariableTime,
+}
+
+/// A dudect-style leakage test ("dude, is my code constant time?", Reparaz, Balasch and
+/// Verbauwhede 2017) of `g^e` in the 1536-bit group with a `exponent_bits`-bit bound.
+///
+/// `samples` exponentiations are timed with `now` (milliseconds), in a shuffled order, for
+/// two classes of exponent: one fixed value (only the top bit set, so that a ladder that
+/// skips zero windows is fast on it) and fresh random values of the same bound. Samples
+/// above the pooled 90th percentile are dropped (interrupts, preemption), and Welch's t
+/// statistic of the two classes' means is returned. |t| above 4.5 means the time depends
+/// on the exponent.
+pub fn ct_tstat(
+    samples: usize,
+    exponent_bits: u32,
+    which: Exponentiation,
+    now: &mut dyn FnMut() -> f64,
+) -> f64 {
+    let grp = group();
+    let bits = exponent_bits.clamp(2, MODULUS_BITS);
+    let words = bits.div_ceil(64) as usize;
+    // SplitMix64: reproducible, and the classes only need to differ, not be secret.
+    let mut state: u64 = 0x0dd_c0de;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let top = BoxedUint::one_with_precision(64 * words as u32).wrapping_shl_vartime(bits - 1);
+    let mask = top
+        .wrapping_shl_vartime(1)
+        .wrapping_sub(BoxedUint::one_with_precision(64 * words as u32));
+    let base = to_monty(&BoxedUint::from(0x1234_5678_9abc_def1u64), &grp.params);
+    let mut fixed_times = Vec::with_capacity(samples);
+    let mut random_times = Vec::with_capacity(samples);
+    for _ in 0..2 * samples {
+        let fixed = next() & 1 == 0;
+        let e = if fixed {
+            top.clone()
+        } else {
+            BoxedUint::from_words((0..words).map(|_| next() as crypto_bigint::Word))
+                .bitand(&mask)
+                .bitor(&top)
+        };
+        let t0 = now();
+        let r = match which {
+            Exponentiation::ConstantTime64 => pow_ct_radix(&base, &e, bits, Radix::R64),
+            Exponentiation::ConstantTime28 => pow_ct_radix(&base, &e, bits, Radix::R28),
+            Exponentiation::VariableTime => pow_vartime_radix(&base, &e, Radix::R64),
+        };
+        let elapsed = now() - t0;
+        core::hint::black_box(r);
+        if fixed {
+            fixed_times.push(elapsed);
+        } else {
+            random_times.push(elapsed);
+        }
+    }
+    let mut pooled: Vec<f64> = fixed_times.iter().chain(&random_times).copied().collect();
+    pooled.sort_by(f64::total_cmp);
+    let cut = pooled
+        .get(pooled.len() * 9 / 10)
+        .copied()
+        .unwrap_or(f64::INFINITY);
+    let keep = |v: &[f64]| -> Vec<f64> { v.iter().copied().filter(|t| *t <= cut).collect() };
+    welch_t(&keep(&fixed_times), &keep(&random_times))
+}
+
+/// Welch's t statistic for the difference of the means of `a` and `b` (0 if either has
+/// fewer than two values or both have no variance).
+pub fn welch_t(a: &[f64], b: &[f64]) -> f64 {
+    let stats = |v: &[f64]| {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+        (n, mean, var)
+    };
+    if a.len() < 2 || b.len() < 2 {
+        return 0.0;
+    }
+    let ((na, ma, va), (nb, mb, vb)) = (stats(a), stats(b));
+    let se = (va / na + vb / nb).sqrt();
+    if se == 0.0 {
+        return 0.0;
+    }
+    (ma - mb) / se
 }
 
 #[cfg(test)]
@@ -64,5 +165,48 @@ mod tests {
         // ... and at 1535 bits (q's width) too, but not when truncated below it.
         assert!(one_at(&modexp_1536(&[2], &q.to_be_bytes(), 1535), 1));
         assert!(!one_at(&modexp_1536(&[2], &q.to_be_bytes(), 1534), 1));
+    }
+
+    #[test]
+    fn welch_t_of_known_samples() {
+        assert_eq!(welch_t(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 0.0);
+        // Means 2 and 5, variances 1 and 1, n = 3: t = -3 / sqrt(2/3).
+        let t = welch_t(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]);
+        assert!((t + 3.0 / (2.0f64 / 3.0).sqrt()).abs() < 1e-12, "{t}");
+        assert_eq!(welch_t(&[1.0], &[2.0, 3.0]), 0.0);
+    }
+
+    /// The dudect-style test: the constant-time ladder (both radices) stays below the
+    /// usual |t| < 4.5 threshold, and the same harness flags the variable-time path
+    /// (which skips zero windows) by a wide margin, so the test can fail. The timing
+    /// test is repeated once before failing, because a busy machine can disturb a run.
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn exponentiation_time_does_not_depend_on_the_secret_exponent() {
+        // This thread's CPU time: preemption on a busy machine does not inflate it.
+        let mut now = || {
+            use nix::time::{clock_gettime, ClockId};
+            let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
+            t.tv_sec() as f64 * 1000.0 + t.tv_nsec() as f64 / 1e6
+        };
+        let (samples, bits) = (800, 320);
+        let control = ct_tstat(samples, bits, Exponentiation::VariableTime, &mut now);
+        println!("dudect t, variable-time control: {control:.1}");
+        assert!(
+            control.abs() > 4.5,
+            "the harness must detect the leak: t = {control}"
+        );
+        for which in [
+            Exponentiation::ConstantTime64,
+            Exponentiation::ConstantTime28,
+        ] {
+            let first = ct_tstat(samples, bits, which, &mut now);
+            println!("dudect t, {which:?}: {first:.3}");
+            if first.abs() >= 4.5 {
+                let second = ct_tstat(samples, bits, which, &mut now);
+                println!("dudect t, {which:?}, second run: {second:.2}");
+                assert!(second.abs() < 4.5, "{which:?}: t = {first}, then {second}");
+            }
+        }
     }
 }

@@ -64,7 +64,9 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::crypto::dsa::Fingerprint;
 use crate::crypto::group::{group, DhPublicKey, MODULUS_BITS, ORDER};
 use crate::crypto::CryptoRng;
-use crate::crypto::{monty_params, pow_ct, resize, to_monty, uint_from_be, uint_to_be_minimal};
+use crate::crypto::{
+    monty_params, pow_ct, pow_public_vartime, resize, to_monty, uint_from_be, uint_to_be_minimal,
+};
 use crate::error::{Error, UsageError};
 use crate::tlv::Tlv;
 use crate::wire::{encode_mpi_bytes, Codec, Mpi, Reader};
@@ -217,9 +219,9 @@ fn pow_secret(base: &Elem, e: &Secret) -> Elem {
     pow_ct(base, &e.0, MODULUS_BITS)
 }
 
-/// base^e for a public exponent: the bound is the exponent's own length.
+/// base^e for a public exponent (a received D or c value): variable time.
 fn pow_public(base: &Elem, e: &BoxedUint) -> Elem {
-    pow_ct(base, e, e.bit_width_vartime().max(1))
+    pow_public_vartime(base, e)
 }
 
 /// SHA-256(version ‖ MPI(a) [‖ MPI(b)]) as an integer (libotr `otrl_sm_hash`).

@@ -329,6 +329,22 @@ fn otr(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
             );
         }
     }
+    // The dudect-style timing test (native): Welch's t, fixed vs random 320-bit exponents.
+    for (name, label) in [
+        ("otr_ct_t64", "constant-time modexp, radix 2^64 (native)"),
+        ("otr_ct_t28", "constant-time modexp, radix 2^28 (wasm's)"),
+        (
+            "otr_ct_tvartime",
+            "variable-time modexp (control, must leak)",
+        ),
+    ] {
+        if let Some(line) = native.iter().find(|l| field(l, "name") == name) {
+            rows.push(Row::new(
+                format!("otr: dudect |t| (< 4.5: no leak), {label}"),
+                field(line, "t").trim_start_matches('-').to_string(),
+            ));
+        }
+    }
     Ok(rows)
 }
 

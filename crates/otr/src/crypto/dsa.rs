@@ -22,8 +22,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::kdf::sha1;
 use super::{
-    is_probable_prime, monty_params, pow_ct, resize, small, to_monty, uint_from_be,
-    uint_to_be_minimal, CryptoRng,
+    is_probable_prime, monty_params, pow_ct, pow_public_vartime, resize, small, to_monty,
+    uint_from_be, uint_to_be_minimal, CryptoRng,
 };
 use crate::error::PeerError;
 use crate::wire::{Mpi, PublicKeyWire, SignatureWire};
@@ -173,8 +173,8 @@ impl DsaPublicKey {
             .ok_or(bad.clone())?;
         let u1 = (to_monty(&h, &self.q_params) * &w).retrieve();
         let u2 = (to_monty(&r, &self.q_params) * &w).retrieve();
-        let g_u1 = to_monty(&self.g, &self.p_params).pow(&u1);
-        let y_u2 = to_monty(&self.y, &self.p_params).pow(&u2);
+        let g_u1 = pow_public_vartime(&to_monty(&self.g, &self.p_params), &u1);
+        let y_u2 = pow_public_vartime(&to_monty(&self.y, &self.p_params), &u2);
         let v = (g_u1 * y_u2).retrieve();
         let q_nz = nonzero(&resize(&self.q, v.bits_precision())).ok_or(bad.clone())?;
         let v = resize(&v.rem_vartime(&q_nz), Q_BITS);
@@ -403,7 +403,7 @@ fn generator(p: &BoxedUint, q: &BoxedUint) -> BoxedUint {
     };
     let mut h = 2u64;
     loop {
-        let g = to_monty(&small(h, P_BITS), &params).pow(&e).retrieve();
+        let g = pow_public_vartime(&to_monty(&small(h, P_BITS), &params), &e).retrieve();
         if g != one {
             return g;
         }

@@ -6,14 +6,18 @@
 //! | DSA 1024/160 keys: generate, sign, verify, fingerprint | [`dsa`] | signs the 32-byte value reduced mod q |
 //! | AKE keys (h2, SHA-256), data keys (h1, SHA-1), AES-128-CTR, HMACs | [`kdf`] | secrets in zeroizing types |
 //!
-//! Big-number arithmetic uses `crypto-bigint`'s heap-allocated [`BoxedUint`] with
-//! Montgomery multiplication ([`BoxedMontyForm`]); exponentiation by a secret exponent uses
-//! its fixed-window, constant-time `pow_bounded_exp`, which leaks only the public bound on
-//! the exponent's bit length. Randomness always comes in as a [`CryptoRng`] argument.
+//! Big numbers are `crypto-bigint`'s heap-allocated [`BoxedUint`] and [`BoxedMontyForm`].
+//! The exponentiations, where nearly all the time goes, run in `mont`: fixed-size,
+//! allocation-free Montgomery arithmetic (28-bit limbs on wasm32, 64-bit natively) for the 1536-bit
+//! group and 1024-bit DSA primes. Exponentiation by a secret exponent (`pow_ct`) is a
+//! fixed-window ladder with masked table lookups that leaks only the public bound on the
+//! exponent's bit length; `pow_public_vartime` is for public exponents only. Randomness
+//! always comes in as a [`CryptoRng`] argument.
 
 pub mod dsa;
 pub mod group;
 pub mod kdf;
+pub(crate) mod mont;
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, Odd, Resize};
@@ -68,7 +72,15 @@ pub(crate) fn pow_ct(
     exponent: &BoxedUint,
     exponent_bits: u32,
 ) -> BoxedMontyForm {
-    base.pow_bounded_exp(exponent, exponent_bits)
+    mont::pow_ct(base, exponent, exponent_bits)
+        .unwrap_or_else(|| base.pow_bounded_exp(exponent, exponent_bits))
+}
+
+/// `base^exponent mod m` for a **public** exponent (a received proof value, a signature
+/// verification scalar, a primality test): variable time in the exponent. Never pass a
+/// secret.
+pub(crate) fn pow_public_vartime(base: &BoxedMontyForm, exponent: &BoxedUint) -> BoxedMontyForm {
+    mont::pow_vartime(base, exponent).unwrap_or_else(|| base.pow(exponent))
 }
 
 /// A Miller–Rabin probable-prime test on a public odd candidate `n > 3`, with `rounds`
@@ -112,7 +124,9 @@ pub(crate) fn is_probable_prime<R: CryptoRng + ?Sized>(
                 .rem_vartime(&nz)
                 .wrapping_add(small(2u64, n.bits_precision()))
         };
-        let mut x = pow_ct(&to_monty(&a, &params), &d, d.bit_width_vartime());
+        // n, d and the bases are public (a rejected candidate is discarded; an accepted
+        // one becomes part of a public key).
+        let mut x = pow_public_vartime(&to_monty(&a, &params), &d);
         if x == one_m || x == minus_one_m {
             continue;
         }
