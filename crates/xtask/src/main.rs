@@ -7,9 +7,12 @@
 //! - `cargo xtask dist [--out DIR] [--check-reproducible]`: the release `dist/` as it ships (hashed boot script, integrity on every
 //!   reference, manifest, icons, service worker, `SHA256SUMS`).
 //! - `cargo xtask bench [size] [otr] [vault]`: print figures (never pass/fail).
+//! - `cargo xtask fuzz [--minutes N] [TARGET…]`: run the libFuzzer targets (10 minutes each by default),
+//!   growing the committed corpus; not part of `test`.
 
 mod bench;
 mod dist;
+mod fuzz;
 mod run;
 mod steps;
 mod test;
@@ -26,6 +29,8 @@ usage: cargo xtask <command>
                                the release dist/ with manifest, service worker and SHA256SUMS;
                                with the flag, build again from source and compare
   bench [size] [otr] [vault]   print figures: first-load size, OTR and Argon2id native vs browser
+  fuzz [--minutes N] [TARGET...]
+                               run the fuzz targets N minutes each (default 10), growing fuzz/corpus
 ";
 
 fn main() -> ExitCode {
@@ -39,6 +44,7 @@ fn main() -> ExitCode {
         "test" => return test::test(rest),
         "bench" => bench::bench(rest),
         "dist" => dist::command(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
