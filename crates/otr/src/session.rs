@@ -710,8 +710,17 @@ impl Session {
             TextMessage::Query(offered) => self.handle_offer(offered, now, rng),
             TextMessage::Error(text) => {
                 self.events.push_back(Event::PeerError { text });
-                if self.config.policy.contains(Policy::ERROR_START_AKE) {
-                    let _ = self.start();
+                // libotr answers every error with a query. Errors are unauthenticated: a
+                // flood of forged ones would become a flood of queries (and of AKEs on the
+                // peer's side), so at most one query per QUERY_RETRY_MS.
+                let due = self
+                    .last_query
+                    .is_none_or(|t| now.saturating_sub(t) >= QUERY_RETRY_MS);
+                if self.config.policy.contains(Policy::ERROR_START_AKE)
+                    && due
+                    && self.start().is_ok()
+                {
+                    self.last_query = Some(now);
                 }
             }
             TextMessage::Plaintext { text, tag } => self.handle_plaintext(text, tag, now, rng),
