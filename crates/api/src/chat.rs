@@ -341,7 +341,9 @@ pub enum Notice {
     PeerEndedPrivate,
     /// We ended the private conversation.
     PrivateEnded,
-    /// The contact's fingerprint differs from the one we trusted before. Never trusted silently.
+    /// The contact's fingerprint differs from the one we trusted before, or from the one of the
+    /// last private conversation in this chat (a key swapped mid-conversation). Never trusted
+    /// silently.
     FingerprintChanged {
         /// The new fingerprint.
         fingerprint: String,

@@ -269,7 +269,7 @@ impl Account {
         out: &mut Out<'_, R>,
     ) {
         if let Some(s) = self.session.as_mut() {
-            s.handle_frame(text);
+            s.handle_frame_at(text, xmpp::Timestamp::from_millis(out.now));
         }
         self.drain(out);
     }
@@ -905,6 +905,9 @@ impl Account {
         use xmpp::CloseReason as C;
         let lost = match &reason {
             C::SocketClosed | C::Timeout | C::ClosedByServer => true,
+            // A frame too big, too deep or malformed, or a protocol violation, ended this
+            // stream (with a stream error); the account itself is fine: connect again.
+            C::BadFrame(_) | C::Protocol(_) => true,
             C::StreamError { condition, .. } => matches!(
                 condition.as_str(),
                 "system-shutdown" | "connection-timeout" | "reset" | "internal-server-error"

@@ -7,7 +7,9 @@
 //! encrypted yet: under the "always" policy, or after `Conversation::start_private` until the
 //! private conversation is up. Waiting messages are sent (encrypted) as soon as the AKE completes —
 //! unless the contact's key changed from one we had verified: then they stay queued until the new
-//! fingerprint is trusted, and a [`Notice::FingerprintChanged`] warns the person. The engine checks
+//! fingerprint is trusted, and a [`Notice::FingerprintChanged`] warns the person. A key that
+//! differs from the one of the last private conversation in this chat (never verified) brings the
+//! same warning; trust is never carried over to the new key. The engine checks
 //! this itself before every send, so no policy change or router state can make typed text leave in
 //! plaintext while the conversation must be private.
 //!
@@ -94,6 +96,8 @@ pub(crate) struct Conversation {
     shown: Option<PadlockView>,
     /// The last user message handed to the router, until its bodies are sent.
     last_sent: Option<String>,
+    /// The contact's fingerprint in the last private conversation started here.
+    last_fingerprint: Option<Fingerprint>,
 }
 
 impl Conversation {
@@ -120,6 +124,7 @@ impl Conversation {
             last_query: None,
             shown: None,
             last_sent: None,
+            last_fingerprint: None,
         }
     }
 
@@ -183,11 +188,13 @@ impl Conversation {
         body: &str,
         out: &mut Out<'_, R>,
     ) {
-        if from.is_full() {
+        let now = out.now;
+        // Only input the router took moves the lock: an OTR message for another instance of
+        // ours (or from an unknown one) is dropped and must not redirect what we send.
+        let taken = self.router.handle_incoming(body, now, out.rng).is_some();
+        if taken && from.is_full() {
             self.locked = Some(from);
         }
-        let now = out.now;
-        self.router.handle_incoming(body, now, out.rng);
     }
 
     /// The person typed `text`: send it, or queue it while the conversation must become private.
@@ -204,8 +211,12 @@ impl Conversation {
                 "the contact ended the private conversation: end it or start a new one".into(),
             );
         }
-        if state != MessageState::Encrypted && self.must_be_private() {
-            self.ask_for_otr(now, false);
+        // Held: the key changed from a verified one. What is typed waits with the queue for the
+        // person's decision instead of going to the new key.
+        if (state != MessageState::Encrypted || self.held) && self.must_be_private() {
+            if state != MessageState::Encrypted {
+                self.ask_for_otr(now, false);
+            }
             self.queue.push_back(Queued {
                 id: id.clone(),
                 text: Zeroizing::new(text.clone()),
@@ -396,9 +407,18 @@ impl Conversation {
                 their_fingerprint, ..
             } => {
                 let known = trust.trust(&peer, &their_fingerprint);
+                // A new AKE in this conversation with another long-term key than the last
+                // one: warn, trusted before or not (a key swapped mid-conversation).
+                let swapped = self
+                    .last_fingerprint
+                    .replace(their_fingerprint)
+                    .is_some_and(|last| last != their_fingerprint);
                 if known.is_none() {
-                    if trust.trusts_another(&peer, &their_fingerprint) {
+                    let changed_trusted = trust.trusts_another(&peer, &their_fingerprint);
+                    if changed_trusted {
                         self.held = true;
+                    }
+                    if changed_trusted || swapped {
                         self.notice(
                             Notice::FingerprintChanged {
                                 fingerprint: their_fingerprint.to_string(),
@@ -437,6 +457,11 @@ impl Conversation {
                 self.emit_message(id, text, encrypted, Delivery::Received, now, out);
             }
             OtrEvent::PeerError { text } => self.notice(Notice::PeerError { text }, out),
+            // A Data message whose counter did not increase is a duplicate (a stream
+            // resend) or a replay: already shown once or never valid; dropped silently.
+            OtrEvent::Error {
+                error: candado_otr::Error::Peer(candado_otr::PeerError::CounterNotIncreasing),
+            } => {}
             OtrEvent::Error { .. } => self.notice(Notice::Unreadable, out),
             OtrEvent::SmpAsked { question } => {
                 self.smp_instance = Some(instance);

@@ -37,7 +37,10 @@
 //! A connection lost after the account was online (or one opened by the app itself after
 //! unlocking) is not a failure: the account reports
 //! [`candado_api::AccountState::Reconnecting`] and tries again after 1 s, doubling up to 60 s with
-//! ±20 % jitter; [`Command::Wake`] tries at once. The new socket resumes the XEP-0198 stream when
+//! ±20 % jitter; [`Command::Wake`] tries at once. A connection that goes silent without closing
+//! (half-open) counts as lost once the XMPP keepalive goes unanswered: 15 s after the last frame
+//! received plus 8 s, so its first new attempt comes about 24 s after the silence began. A frame
+//! that is too big or too deep, or a protocol violation, ends the stream and counts as lost too. The new socket resumes the XEP-0198 stream when
 //! the server kept it; otherwise a fresh session logs in and the stanzas the server never
 //! acknowledged are sent again. OTR sessions live in the engine, not in the socket, so a private
 //! conversation goes on across reconnections; what the person writes meanwhile waits in the

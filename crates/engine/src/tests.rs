@@ -65,6 +65,9 @@ struct World {
     /// Roster per bare address: contact → (subscription, ask).
     rosters: BTreeMap<String, BTreeMap<String, (String, bool)>>,
     now: u64,
+    /// A client whose socket the server stopped serving (half-open: nothing is answered,
+    /// nothing is closed). Its frames are recorded in `frames` and go no further.
+    silent: Option<usize>,
 }
 
 impl World {
@@ -99,6 +102,7 @@ impl World {
             frames: Vec::new(),
             rosters: BTreeMap::new(),
             now: 1_000,
+            silent: None,
         }
     }
 
@@ -231,6 +235,9 @@ impl World {
         let me_bare = self.clients[c].bare.clone();
         let me_full = self.clients[c].full.clone();
         self.frames.push(frame.to_string());
+        if self.silent == Some(c) {
+            return;
+        }
         if frame.starts_with("<open") {
             self.deliver(
                 c,
@@ -496,6 +503,9 @@ fn failures(events: &[Event]) -> Vec<CommandFailure> {
         })
         .collect()
 }
+
+/// Hostile servers and peers (issue #9).
+mod hostile;
 
 // ---- the connection probe of the app shell ----
 

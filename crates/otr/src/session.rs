@@ -710,8 +710,17 @@ impl Session {
             TextMessage::Query(offered) => self.handle_offer(offered, now, rng),
             TextMessage::Error(text) => {
                 self.events.push_back(Event::PeerError { text });
-                if self.config.policy.contains(Policy::ERROR_START_AKE) {
-                    let _ = self.start();
+                // libotr answers every error with a query. Errors are unauthenticated: a
+                // flood of forged ones would become a flood of queries (and of AKEs on the
+                // peer's side), so at most one query per QUERY_RETRY_MS.
+                let due = self
+                    .last_query
+                    .is_none_or(|t| now.saturating_sub(t) >= QUERY_RETRY_MS);
+                if self.config.policy.contains(Policy::ERROR_START_AKE)
+                    && due
+                    && self.start().is_ok()
+                {
+                    self.last_query = Some(now);
                 }
             }
             TextMessage::Plaintext { text, tag } => self.handle_plaintext(text, tag, now, rng),
@@ -966,7 +975,8 @@ fn smp_event(event: SmpEvent) -> Event {
 ///   are dropped. A DH-Key answering the master's DH-Commit (sent with receiver 0 after a
 ///   query or tag) takes the master's AKE state into that instance's session (libotr
 ///   `otrl_auth_copy_on_key`; we move it, so only the first instance to answer a
-///   broadcast commit gets a session from it).
+///   broadcast commit gets a session from it). Messages and fragments with a reserved
+///   sender tag (below 0x100) or receiver tag (1 to 0xFF) are dropped silently too.
 /// - Everything without an instance tag (v2 messages, queries, whitespace tags, errors,
 ///   plaintext) goes to the master session.
 ///
@@ -1067,6 +1077,9 @@ impl Router {
     ) -> Option<InstanceTag> {
         let parsed = match TextMessage::parse(text) {
             Ok(p) => p,
+            // A v3 message or fragment with a reserved sender tag (below 0x100) or receiver
+            // tag (1 to 0xFF): never for us. Discarded silently, as the spec says.
+            Err(DecodeError::InvalidInstanceTag(_)) => return None,
             Err(_) => {
                 self.master.handle_incoming(text, now, rng);
                 return Some(InstanceTag::UNKNOWN);

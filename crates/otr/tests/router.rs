@@ -222,6 +222,52 @@ fn receiver_tag_checks_and_v2_through_the_master() {
     assert_eq!(alice.send("v2 hello", 0), Ok(Sent::Encrypted));
 }
 
+/// `text` (an encoded v3 message) with its sender and receiver tags replaced.
+fn retagged(text: &str, sender: u32, receiver: u32) -> String {
+    use candado_otr::wire::base64;
+    let b64 = text
+        .strip_prefix("?OTR:")
+        .and_then(|t| t.strip_suffix('.'))
+        .unwrap();
+    let mut bytes = base64::decode(b64).unwrap();
+    bytes[3..7].copy_from_slice(&sender.to_be_bytes());
+    bytes[7..11].copy_from_slice(&receiver.to_be_bytes());
+    format!("?OTR:{}.", base64::encode(&bytes))
+}
+
+#[test]
+fn reserved_instance_tags_are_dropped_silently() {
+    let mut w = World::new(Policy::MANUAL, &[BOB1]);
+    w.alice.master_mut().start().unwrap();
+    w.drive();
+    w.alice_events.clear();
+    let (bob, _) = &mut w.bobs[0];
+    bob.send("hi", 0).unwrap();
+    let data = bob.poll_transmit().unwrap();
+    for forged in [
+        retagged(&data, 0x0000_00ff, ALICE_TAG),
+        retagged(&data, 0x0000_0001, ALICE_TAG),
+        retagged(&data, BOB1, 0x0000_0042),
+        retagged(&data, BOB1, 0x0000_0001),
+        // And a fragment with a reserved sender tag.
+        format!("?OTR|000000ff|{ALICE_TAG:08x},00001,00002,abcd,"),
+    ] {
+        assert_eq!(w.alice.handle_incoming(&forged, 0, &mut w.arng), None);
+    }
+    let events: Vec<_> = std::iter::from_fn(|| w.alice.poll_event()).collect();
+    assert!(events.is_empty(), "events for dropped messages: {events:?}");
+    assert!(w.alice.poll_transmit().is_none());
+    // The genuine message still reads.
+    assert_eq!(
+        w.alice.handle_incoming(&data, 0, &mut w.arng),
+        Some(tag(BOB1))
+    );
+    assert!(matches!(
+        w.alice.poll_event(),
+        Some((_, Event::Received { ref text, encrypted: true })) if text == "hi"
+    ));
+}
+
 #[test]
 fn finished_instance_refuses_instead_of_falling_back_to_plaintext() {
     let mut w = World::new(Policy::OPPORTUNISTIC, &[BOB1]);

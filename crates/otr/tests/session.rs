@@ -319,6 +319,39 @@ fn forged_error_changes_nothing_but_may_start_ake() {
 }
 
 #[test]
+fn a_flood_of_forged_errors_sends_one_query_per_interval() {
+    let mut pair = Pair::new(config(Policy::ALWAYS), config(Policy::ALWAYS), 52);
+    pair.alice.session.start().unwrap();
+    pair.drive();
+    let queries = |bob: &mut Session| {
+        std::iter::from_fn(|| bob.poll_transmit())
+            .filter(|t| t.starts_with("?OTRv"))
+            .count()
+    };
+    let now = pair.now;
+    for _ in 0..100 {
+        pair.bob
+            .session
+            .handle_incoming("?OTR Error: flood", now, &mut pair.bob.rng);
+    }
+    assert_eq!(queries(&mut pair.bob.session), 1);
+    let errors = std::iter::from_fn(|| pair.bob.session.poll_event())
+        .filter(|e| matches!(e, Event::PeerError { .. }))
+        .count();
+    assert_eq!(errors, 100, "each is still reported");
+    assert_eq!(pair.bob.session.state(), MessageState::Encrypted);
+    let later = now + candado_otr::session::QUERY_RETRY_MS;
+    pair.bob
+        .session
+        .handle_incoming("?OTR Error: again", later - 1, &mut pair.bob.rng);
+    assert_eq!(queries(&mut pair.bob.session), 0);
+    pair.bob
+        .session
+        .handle_incoming("?OTR Error: again", later, &mut pair.bob.rng);
+    assert_eq!(queries(&mut pair.bob.session), 1);
+}
+
+#[test]
 fn disconnect_finishes_and_refuses_sending() {
     for version in [Version::V2, Version::V3] {
         let mut pair = Pair::encrypted(version, true, 60);
@@ -621,10 +654,18 @@ fn tampering_pipe_never_shows_wrong_text_or_leaks() {
         assert_eq!(pair.alice.session.state(), MessageState::Encrypted);
         assert_eq!(pair.bob.session.state(), MessageState::Encrypted);
         for peer in [&pair.alice, &pair.bob] {
-            // Every shown text is one that was sent, and shown as encrypted.
+            // Every text shown as encrypted is one that was sent. A flip inside the `?OTR`
+            // marker turns a message into plaintext, shown as unencrypted (the app warns);
+            // never is a sent text shown unencrypted.
             for (text, encrypted) in Pair::received(peer) {
-                assert!(sent.contains(&text), "{text:?}");
-                assert!(encrypted);
+                if encrypted {
+                    assert!(sent.contains(&text), "{text:?}");
+                } else {
+                    assert!(
+                        !sent.contains(&text) && !text.starts_with("?OTR"),
+                        "{text:?}"
+                    );
+                }
             }
         }
         // REQUIRE_ENCRYPTION: nothing either side sent is readable.

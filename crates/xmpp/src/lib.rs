@@ -58,6 +58,11 @@
 //! * XEP-0199 ping: answered, sent as a keepalive, and on request to our server or any
 //!   entity ([`Command::Ping`], answered by [`Event::Pong`] with the round trip or
 //!   [`Event::RequestFailed`]).
+//! * Stall detection: after [`Config::keepalive_interval`] (15 s) without any frame from the
+//!   server, a keepalive goes out (an XEP-0198 `<r/>` when stream management is on, else a
+//!   ping); unanswered within [`Config::keepalive_timeout`] (8 s), the connection is dead
+//!   ([`CloseReason::Timeout`], resumable with stream management). A half-open socket (no
+//!   bytes, no close) is thus given up at most 23 s after its last frame.
 //! * Requests sent by commands that get no answer within [`Config::request_timeout`] fail
 //!   with the condition `timeout`.
 //! * XEP-0198 stream management: enable with resumption, acks both ways ([`Event::Acked`]

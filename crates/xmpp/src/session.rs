@@ -46,7 +46,8 @@ const NS_PREAPPROVAL: &str = "urn:xmpp:features:pre-approval";
 /// * **Getters:** [`Session::jid`] (bound full JID while online), [`Session::is_online`],
 ///   [`Session::is_closed`], [`Session::supports_preapproval`].
 /// * **Inputs (`handle_*`):**
-///   * [`Session::handle_frame`]: one received WebSocket text frame;
+///   * [`Session::handle_frame`]: one received WebSocket text frame
+///     ([`Session::handle_frame_at`] also passes the time it arrived);
 ///   * [`Session::handle_command`]: something the owner wants done ([`Command`]); returns
 ///     the id of the stanza sent where there is one, or a [`CommandError`];
 ///   * [`Session::handle_timeout`]: the timer from `poll_timeout` fired; `now` is passed in;
@@ -722,10 +723,24 @@ impl Session {
         self.transmit.clear();
     }
 
+    /// One WebSocket text frame from the server, received at `now`: the same as
+    /// [`Session::handle_frame`], with the idle time for the keepalive counted from `now`.
+    pub fn handle_frame_at(&mut self, frame: &str, now: Timestamp) {
+        self.now = self.now.max(now);
+        self.handle_frame(frame);
+    }
+
     /// One WebSocket text frame from the server.
+    ///
+    /// Any frame proves the connection alive: the next keepalive check is due
+    /// [`Config::keepalive_interval`] after it (counted from the last time the session was
+    /// given, see [`Session::handle_frame_at`]).
     pub fn handle_frame(&mut self, frame: &str) {
         if self.is_closed() {
             return;
+        }
+        if self.next_keepalive.is_some() && self.keepalive_deadline.is_none() {
+            self.next_keepalive = self.config.keepalive_interval.map(|i| self.now.after(i));
         }
         let element = match framing::parse_frame(frame, &self.config.limits) {
             Ok(e) => e,

@@ -800,22 +800,54 @@ fn negotiation_timeout() {
 #[test]
 fn keepalive_ping_and_its_timeout() {
     let mut c = online();
-    // Online at t=0: first ping due after the 60 s interval, no negotiation deadline left.
-    assert_eq!(c.s.poll_timeout(), Some(t(60_000)));
-    c.s.handle_timeout(t(60_000));
+    // Online at t=0: first ping due after 15 s of silence, no negotiation deadline left.
+    assert_eq!(c.s.poll_timeout(), Some(t(15_000)));
+    c.s.handle_timeout(t(15_000));
     let ping = c.one_tx();
     assert!(ping.get_child("ping", NS_PING).is_some());
     assert_eq!(ping.attr("to"), Some("example.com"));
-    assert_eq!(c.s.poll_timeout(), Some(t(90_000)));
+    assert_eq!(c.s.poll_timeout(), Some(t(23_000)));
     let id = ping.attr("id").unwrap().to_owned();
-    c.feed(&format!(
-        "<iq xmlns='jabber:client' type='result' from='example.com' id='{id}'/>"
-    ));
+    c.s.handle_frame_at(
+        &format!("<iq xmlns='jabber:client' type='result' from='example.com' id='{id}'/>"),
+        t(16_000),
+    );
     assert!(c.events().is_empty(), "keepalive answers are silent");
-    assert_eq!(c.s.poll_timeout(), Some(t(120_000)));
-    c.s.handle_timeout(t(120_000));
+    assert_eq!(c.s.poll_timeout(), Some(t(30_000)));
+    c.s.handle_timeout(t(30_000));
     let _unanswered = c.one_tx();
-    c.s.handle_timeout(t(150_000));
+    c.s.handle_timeout(t(37_999));
+    assert!(c.events().is_empty());
+    c.s.handle_timeout(t(38_000));
+    assert_eq!(c.closed_reason(), CloseReason::Timeout);
+}
+
+#[test]
+fn inbound_traffic_postpones_the_keepalive_and_silence_is_caught_within_23_s() {
+    let mut c = online();
+    assert_eq!(c.s.poll_timeout(), Some(t(15_000)));
+    // A frame at 10 s proves the connection alive: the check moves to 15 s after it.
+    c.s.handle_frame_at(
+        "<presence xmlns='jabber:client' from='romeo@example.net/orchard'/>",
+        t(10_000),
+    );
+    let _ = c.events();
+    assert_eq!(c.s.poll_timeout(), Some(t(25_000)));
+    c.s.handle_timeout(t(15_000));
+    assert!(c.tx().is_empty(), "no ping while traffic flows");
+    // Then the server goes silent (half-open): ping at 25 s, dead at 33 s.
+    c.s.handle_timeout(t(25_000));
+    let ping = c.one_tx();
+    assert!(ping.get_child("ping", NS_PING).is_some());
+    // Traffic other than the answer does not cancel the pending deadline.
+    c.s.handle_frame_at(
+        "<presence xmlns='jabber:client' from='romeo@example.net/orchard' type='unavailable'/>",
+        t(30_000),
+    );
+    let _ = c.events();
+    assert_eq!(c.s.poll_timeout(), Some(t(33_000)));
+    c.s.handle_timeout(t(33_000));
+    // 23 s after the last frame: within the 30 s the product promises.
     assert_eq!(c.closed_reason(), CloseReason::Timeout);
 }
 
@@ -2105,13 +2137,13 @@ fn sm_keepalive_timeout_leaves_the_stream_resumable() {
     let mut c = online_sm();
     let m1 = say(&mut c, "one");
     let _ = c.tx();
-    c.s.handle_timeout(t(60_000));
+    c.s.handle_timeout(t(15_000));
     assert_eq!(
         c.tx(),
         vec![R.to_owned()],
         "with SM the keepalive is an ack request"
     );
-    c.s.handle_timeout(t(90_000));
+    c.s.handle_timeout(t(23_000));
     assert_eq!(c.closed_reason(), CloseReason::Timeout);
     assert!(
         c.tx().is_empty(),
@@ -2124,13 +2156,13 @@ fn sm_keepalive_timeout_leaves_the_stream_resumable() {
 #[test]
 fn sm_keepalive_answered_by_any_ack() {
     let mut c = online_sm();
-    c.s.handle_timeout(t(60_000));
+    c.s.handle_timeout(t(15_000));
     assert_eq!(c.tx(), vec![R.to_owned()]);
-    assert_eq!(c.s.poll_timeout(), Some(t(90_000)));
+    assert_eq!(c.s.poll_timeout(), Some(t(23_000)));
     c.feed(&a(0));
     assert!(c.events().is_empty());
-    assert_eq!(c.s.poll_timeout(), Some(t(120_000)));
-    c.s.handle_timeout(t(90_000));
+    assert_eq!(c.s.poll_timeout(), Some(t(30_000)));
+    c.s.handle_timeout(t(23_000));
     assert!(c.s.is_online());
 }
 

@@ -61,9 +61,12 @@ pub struct Config {
     pub limits: Limits,
     /// Time allowed from the first `<open/>` to `Event::Online`.
     pub negotiation_timeout: Duration,
-    /// Send an XEP-0199 ping to the server this often once online; `None` disables.
+    /// Once online, after this long without any frame from the server, check that the
+    /// connection is alive: an XEP-0198 ack request (`<r/>`) when stream management is on,
+    /// else an XEP-0199 ping. Every frame received restarts the count. `None` disables.
     pub keepalive_interval: Option<Duration>,
-    /// Time allowed for the server to answer a keepalive ping.
+    /// Time allowed for the server to answer that check; after it the connection counts as
+    /// dead ([`CloseReason::Timeout`]), resumable when stream management allows.
     pub keepalive_timeout: Duration,
     /// Time to wait for the server's `<close/>` after ours.
     pub close_timeout: Duration,
@@ -80,8 +83,9 @@ pub struct Config {
 
 impl Config {
     /// A configuration with the defaults: server-chosen resource, no PLAIN over `ws://`,
-    /// default [`Limits`], 30 s to get online, a ping every 60 s answered within 30 s,
-    /// 60 s for the answer to a request.
+    /// default [`Limits`], 30 s to get online, a keepalive after 15 s without inbound traffic
+    /// answered within 8 s (a silent, half-open connection is declared dead at most 23 s after
+    /// its last frame), 60 s for the answer to a request.
     pub fn new(jid: BareJid, password: Password, transport: Transport) -> Self {
         Self {
             jid,
@@ -91,8 +95,8 @@ impl Config {
             allow_plain_on_insecure: false,
             limits: Limits::default(),
             negotiation_timeout: Duration::from_secs(30),
-            keepalive_interval: Some(Duration::from_secs(60)),
-            keepalive_timeout: Duration::from_secs(30),
+            keepalive_interval: Some(Duration::from_secs(15)),
+            keepalive_timeout: Duration::from_secs(8),
             close_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
             client_name: "Candado".to_owned(),
