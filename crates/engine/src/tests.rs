@@ -114,6 +114,19 @@ impl World {
         self.clients[c].bare.clone()
     }
 
+    /// Client `c`'s OTR policy, for one peer or (with `None`) as its default.
+    fn set_policy(&mut self, c: usize, peer: Option<String>, policy: OtrPolicy) {
+        let account = self.id(c);
+        self.command(
+            c,
+            Command::SetPolicy {
+                account,
+                peer,
+                policy: Some(policy),
+            },
+        );
+    }
+
     fn command(&mut self, c: usize, command: Command) {
         let now = self.now;
         self.clients[c].engine.handle_command(command, now);
@@ -944,16 +957,8 @@ fn refusing_a_request_sends_unsubscribed() {
 #[test]
 fn plaintext_messages_both_ways_under_manual_policy() {
     let mut w = World::friends();
-    let (a, b) = (w.id(0), w.id(1));
-    for (c, id) in [(0, a), (1, b)] {
-        w.command(
-            c,
-            Command::SetPolicy {
-                account: id,
-                peer: None,
-                policy: Some(OtrPolicy::Manual),
-            },
-        );
+    for c in [0, 1] {
+        w.set_policy(c, None, OtrPolicy::Manual);
     }
     w.send(0, 1, "hola <b>Bob</b>");
     w.send(1, 0, "hi Alice");
@@ -1083,15 +1088,7 @@ fn private_conversation_messages_smp_and_end() {
 #[test]
 fn under_always_typed_messages_wait_and_leave_only_encrypted() {
     let mut w = World::friends();
-    let a = w.id(0);
-    w.command(
-        0,
-        Command::SetPolicy {
-            account: a.clone(),
-            peer: Some(w.peer(1)),
-            policy: Some(OtrPolicy::Always),
-        },
-    );
+    w.set_policy(0, Some(w.peer(1)), OtrPolicy::Always);
     w.send(0, 1, "first words");
     let ev = w.events(0);
     let outgoing: Vec<Delivery> = ev
@@ -1140,14 +1137,7 @@ fn queued_messages_are_held_when_a_verified_key_changed() {
     w.clients[1].online = false;
     w.login(1);
     w.events(0);
-    w.command(
-        0,
-        Command::SetPolicy {
-            account: a.clone(),
-            peer: None,
-            policy: Some(OtrPolicy::Always),
-        },
-    );
+    w.set_policy(0, None, OtrPolicy::Always);
     w.send(0, 1, "for bob only");
     let ev = w.events(0);
     assert!(notices(&ev).contains(&Notice::FingerprintChanged {
@@ -1213,15 +1203,7 @@ fn logout_ends_private_conversations_and_goes_offline() {
 fn debug_never_shows_secrets() {
     let mut w = World::friends();
     w.start_private(0, 1);
-    let a = w.id(0);
-    w.command(
-        0,
-        Command::SetPolicy {
-            account: a,
-            peer: None,
-            policy: Some(OtrPolicy::Always),
-        },
-    );
+    w.set_policy(0, None, OtrPolicy::Always);
     w.send(1, 0, "x");
     let shown = format!("{:?}", w.clients[0].engine);
     assert!(!shown.contains("pw"), "{shown}");
@@ -2113,14 +2095,7 @@ fn whole_chat_journey(w: &mut World) -> Vec<&'static str> {
             peer: w.peer(1),
         },
     );
-    w.command(
-        0,
-        Command::SetPolicy {
-            account: a,
-            peer: Some(w.peer(1)),
-            policy: Some(OtrPolicy::Always),
-        },
-    );
+    w.set_policy(0, Some(w.peer(1)), OtrPolicy::Always);
     w.send(0, 1, "en cola siete");
     w.send(1, 0, "respuesta ocho");
     vec![
@@ -2160,15 +2135,7 @@ fn while_history_is_off_no_record_ever_holds_message_text() {
 #[test]
 fn history_keeps_a_chat_from_when_it_is_turned_on_and_comes_back_after_unlocking() {
     let mut w = World::friends();
-    let a = w.id(0);
-    w.command(
-        0,
-        Command::SetPolicy {
-            account: a,
-            peer: None,
-            policy: Some(OtrPolicy::Manual),
-        },
-    );
+    w.set_policy(0, None, OtrPolicy::Manual);
     w.send(0, 1, "before the switch");
     w.events(0);
     set_history(&mut w, 0, 1, true);
@@ -2226,15 +2193,7 @@ fn history_keeps_a_chat_from_when_it_is_turned_on_and_comes_back_after_unlocking
 fn queued_messages_are_kept_once_when_they_leave() {
     let mut w = World::friends();
     set_history(&mut w, 0, 1, true);
-    let a = w.id(0);
-    w.command(
-        0,
-        Command::SetPolicy {
-            account: a,
-            peer: Some(w.peer(1)),
-            policy: Some(OtrPolicy::Always),
-        },
-    );
+    w.set_policy(0, Some(w.peer(1)), OtrPolicy::Always);
     w.send(0, 1, "waited");
     assert_eq!(
         histories(&unlock_again(&mut w, 0)),

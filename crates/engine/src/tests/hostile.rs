@@ -18,15 +18,7 @@ const SECRET: &str = "the combination is 4-8-15";
 /// conversation that already carried one message each way.
 fn private_friends() -> World {
     let mut w = World::friends();
-    let a = w.id(0);
-    w.command(
-        0,
-        Command::SetPolicy {
-            account: a,
-            peer: Some(w.peer(1)),
-            policy: Some(OtrPolicy::Always),
-        },
-    );
+    w.set_policy(0, Some(w.peer(1)), OtrPolicy::Always);
     w.start_private(0, 1);
     assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
     w.send(0, 1, "hola");
@@ -386,15 +378,7 @@ fn forged_otr_errors_are_only_shown_and_never_end_the_private_conversation() {
 #[test]
 fn a_forged_error_before_the_private_conversation_sends_no_plaintext() {
     let mut w = World::friends();
-    let a = w.id(0);
-    w.command(
-        0,
-        Command::SetPolicy {
-            account: a,
-            peer: None,
-            policy: Some(OtrPolicy::Always),
-        },
-    );
+    w.set_policy(0, None, OtrPolicy::Always);
     // Bob's client is gone from the server: Alice's query and text cannot go anywhere.
     w.silent = Some(1);
     w.send(0, 1, SECRET);
