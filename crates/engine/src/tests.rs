@@ -1107,6 +1107,24 @@ fn under_always_typed_messages_wait_and_leave_only_encrypted() {
     assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
 }
 
+/// Replaces Bob's client by one with another long-term key (the third test key), online.
+fn bob_with_another_key(w: &mut World) -> String {
+    w.clients[1].engine = Engine::new(TestRng::new(4242));
+    w.clients[1].engine.load_record(
+        &RecordKind::DSA_KEY,
+        &RecordId::new("bob@localhost").unwrap(),
+        &key_record(2),
+    );
+    w.clients[1].online = false;
+    w.login(1);
+    w.events(1);
+    records::decode_key(&key_record(2))
+        .unwrap()
+        .public_key()
+        .fingerprint()
+        .to_string()
+}
+
 #[test]
 fn queued_messages_are_held_when_a_verified_key_changed() {
     let mut w = World::new(&["alice", "bob", "mallory"]);
@@ -1127,21 +1145,13 @@ fn queued_messages_are_held_when_a_verified_key_changed() {
         },
     );
     // Now "bob" answers with a different key (the third one).
-    let fake = records::decode_key(&key_record(2)).unwrap();
-    w.clients[1].engine = Engine::new(TestRng::new(4242));
-    w.clients[1].engine.load_record(
-        &RecordKind::DSA_KEY,
-        &RecordId::new("bob@localhost").unwrap(),
-        &key_record(2),
-    );
-    w.clients[1].online = false;
-    w.login(1);
+    let fake = bob_with_another_key(&mut w);
     w.events(0);
     w.set_policy(0, None, OtrPolicy::Always);
     w.send(0, 1, "for bob only");
     let ev = w.events(0);
     assert!(notices(&ev).contains(&Notice::FingerprintChanged {
-        fingerprint: fake.public_key().fingerprint().to_string()
+        fingerprint: fake.clone()
     }));
     assert!(received(&w.events(1)).is_empty());
     assert!(!w.relayed.iter().any(|f| f.contains("for bob only")));
@@ -1154,7 +1164,7 @@ fn queued_messages_are_held_when_a_verified_key_changed() {
         Command::SetTrust {
             account: a,
             peer: bob,
-            fingerprint: fake.public_key().fingerprint().to_string(),
+            fingerprint: fake.clone(),
             trusted: true,
         },
     );

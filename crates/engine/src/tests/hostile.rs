@@ -471,24 +471,6 @@ fn replayed_data_messages_are_rejected_and_never_shown_twice() {
     still_private_both_ways(&mut w);
 }
 
-/// Replaces Bob's client by one with another long-term key (the third test key), online.
-fn bob_with_another_key(w: &mut World) -> String {
-    w.clients[1].engine = Engine::new(TestRng::new(4242));
-    w.clients[1].engine.load_record(
-        &RecordKind::DSA_KEY,
-        &RecordId::new("bob@localhost").unwrap(),
-        &key_record(2),
-    );
-    w.clients[1].online = false;
-    w.login(1);
-    w.events(1);
-    records::decode_key(&key_record(2))
-        .unwrap()
-        .public_key()
-        .fingerprint()
-        .to_string()
-}
-
 #[test]
 fn a_key_swapped_mid_conversation_is_warned_about_and_not_trusted() {
     let mut w = private_friends();
