@@ -483,6 +483,14 @@ impl World {
             .map(|p| p.state)
             .unwrap_or(Padlock::NotEncrypted)
     }
+
+    /// The fingerprint client `c` sees for client `to` in their conversation, if any.
+    fn fingerprint(&self, c: usize, to: usize) -> Option<String> {
+        self.clients[c]
+            .engine
+            .padlock(&self.id(c), &self.peer(to))
+            .and_then(|p| p.fingerprint)
+    }
 }
 
 fn received(events: &[Event]) -> Vec<(String, bool)> {

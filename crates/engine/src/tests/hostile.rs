@@ -475,12 +475,7 @@ fn replayed_data_messages_are_rejected_and_never_shown_twice() {
 fn a_key_swapped_mid_conversation_is_warned_about_and_not_trusted() {
     let mut w = private_friends();
     let a = w.id(0);
-    let old = w.clients[0]
-        .engine
-        .padlock(&a, &w.peer(1))
-        .unwrap()
-        .fingerprint
-        .unwrap();
+    let old = w.fingerprint(0, 1).unwrap();
     w.events(0);
     let new = bob_with_another_key(&mut w);
     assert_ne!(old, new);
@@ -503,12 +498,7 @@ fn a_key_swapped_mid_conversation_is_warned_about_and_not_trusted() {
 fn a_verified_key_swapped_mid_conversation_holds_messages_until_trusted() {
     let mut w = private_friends();
     let a = w.id(0);
-    let old = w.clients[0]
-        .engine
-        .padlock(&a, &w.peer(1))
-        .unwrap()
-        .fingerprint
-        .unwrap();
+    let old = w.fingerprint(0, 1).unwrap();
     w.command(
         0,
         Command::SetTrust {
