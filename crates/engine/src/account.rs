@@ -345,10 +345,15 @@ impl Account {
         );
     }
 
-    /// The page is visible again or the network is back: a scheduled retry happens now.
+    /// The page is visible again or the network is back: a scheduled retry happens now, and a
+    /// connection that looks up is checked at once (a keepalive that must be answered within
+    /// 8 s), since the network under it may have changed.
     pub(crate) fn wake(&mut self, now: u64) {
         if let Some(at) = self.retry_at.as_mut() {
             *at = (*at).min(now);
+        }
+        if let Some(session) = self.session.as_mut() {
+            session.check_alive(xmpp::Timestamp::from_millis(now));
         }
     }
 

@@ -37,7 +37,8 @@
 //! A connection lost after the account was online (or one opened by the app itself after
 //! unlocking) is not a failure: the account reports
 //! [`candado_api::AccountState::Reconnecting`] and tries again after 1 s, doubling up to 60 s with
-//! ±20 % jitter; [`Command::Wake`] tries at once. A connection that goes silent without closing
+//! ±20 % jitter; [`Command::Wake`] tries at once, and checks a connection that looks up with a
+//! keepalive at once (unanswered within 8 s, it counts as lost). A connection that goes silent without closing
 //! (half-open) counts as lost once the XMPP keepalive goes unanswered: 15 s after the last frame
 //! received plus 8 s, so its first new attempt comes about 24 s after the silence began. A frame
 //! that is too big or too deep, or a protocol violation, ends the stream and counts as lost too. The new socket resumes the XEP-0198 stream when
@@ -702,9 +703,7 @@ impl<R: CryptoRng> Engine<R> {
             Command::Wake => {
                 let ids: Vec<AccountId> = self.accounts.keys().cloned().collect();
                 for id in ids {
-                    if let Some(a) = self.accounts.get_mut(&id) {
-                        a.wake(now);
-                    }
+                    self.with_account(&id, now, |a, _| a.wake(now));
                     self.retry_if_due(&id, now);
                 }
             }

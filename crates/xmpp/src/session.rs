@@ -709,6 +709,21 @@ impl Session {
         }
     }
 
+    /// The network may have changed under the socket (the device went offline and online again,
+    /// or the page was asleep): check the connection now instead of after
+    /// [`Config::keepalive_interval`] of silence. The keepalive goes out at once, unless one is
+    /// already waiting for its answer; unanswered within [`Config::keepalive_timeout`], the
+    /// connection counts as lost, as for any keepalive. Does nothing before the session is online
+    /// or without keepalives.
+    pub fn check_alive(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
+        if self.is_closed() || self.next_keepalive.is_none() {
+            return;
+        }
+        self.next_keepalive = Some(self.now);
+        self.handle_timeout(self.now);
+    }
+
     /// The WebSocket closed (by the peer, the network or the browser).
     pub fn handle_socket_closed(&mut self) {
         match self.state {

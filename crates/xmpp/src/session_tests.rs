@@ -852,6 +852,45 @@ fn inbound_traffic_postpones_the_keepalive_and_silence_is_caught_within_23_s() {
 }
 
 #[test]
+fn check_alive_sends_the_keepalive_at_once_and_silence_is_caught_8_s_later() {
+    let mut c = Client::new(config(Transport::Secure));
+    c.s.check_alive(t(1_000));
+    assert_eq!(
+        c.tx().len(),
+        1,
+        "before online: only the <open/>, no keepalive"
+    );
+    let mut c = online();
+    assert_eq!(c.s.poll_timeout(), Some(t(15_000)));
+    // The network came back at 4 s: the ping goes now, not at 15 s.
+    c.s.check_alive(t(4_000));
+    let ping = c.one_tx();
+    assert!(ping.get_child("ping", NS_PING).is_some());
+    assert_eq!(c.s.poll_timeout(), Some(t(12_000)));
+    // A second check while the first waits for its answer sends nothing more.
+    c.s.check_alive(t(5_000));
+    assert!(c.tx().is_empty());
+    c.s.handle_timeout(t(12_000));
+    assert_eq!(c.closed_reason(), CloseReason::Timeout);
+}
+
+#[test]
+fn check_alive_answered_keeps_the_session() {
+    let mut c = online();
+    c.s.check_alive(t(4_000));
+    let ping = c.one_tx();
+    let (id, server) = (ping.attr("id").unwrap(), ping.attr("to").unwrap());
+    c.s.handle_frame_at(
+        &format!("<iq xmlns='jabber:client' type='result' id='{id}' from='{server}'/>"),
+        t(4_100),
+    );
+    let _ = c.events();
+    c.s.handle_timeout(t(12_000));
+    assert!(!c.s.is_closed());
+    assert_eq!(c.s.poll_timeout(), Some(t(19_000)));
+}
+
+#[test]
 fn commands_before_online_are_refused() {
     let mut c = Client::new(config(Transport::Secure));
     assert_eq!(

@@ -119,34 +119,7 @@ fn a_silent_server_is_given_up_and_a_new_connection_opened_within_30_s() {
     // From now on the server neither answers Alice nor closes her socket.
     w.silent = Some(0);
     let before = w.frames.len();
-    let opened_at = loop {
-        let due = w.clients[0]
-            .engine
-            .poll_timeout()
-            .expect("a timer is armed");
-        assert!(
-            due < t0 + 30_000,
-            "nothing planned before t0+30 s (next at {due})"
-        );
-        w.now = due;
-        w.clients[0].engine.handle_timeout(due);
-        let effects: Vec<Effect> =
-            std::iter::from_fn(|| w.clients[0].engine.poll_effect()).collect();
-        let opens = effects
-            .iter()
-            .any(|e| matches!(e, Effect::OpenSocket { .. }));
-        if opens {
-            // The network is back for the new socket.
-            w.silent = None;
-        }
-        for e in effects {
-            w.perform(0, e);
-        }
-        w.run();
-        if opens {
-            break w.now;
-        }
-    };
+    let opened_at = reconnect_after_silence(&mut w, t0 + 30_000);
     assert!(
         opened_at - t0 < 30_000,
         "new connection after {} ms",
@@ -171,6 +144,90 @@ fn a_silent_server_is_given_up_and_a_new_connection_opened_within_30_s() {
     assert!(opened_at - t0 <= 15_000 + 8_000 + 1_200);
     // The private conversation survived the new connection.
     assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
+    still_private_both_ways(&mut w);
+}
+
+/// Runs Alice's timers, from a silent server on, until she opens a new socket (the network is
+/// back for it); returns when. Fails if nothing is planned before `limit`.
+fn reconnect_after_silence(w: &mut World, limit: u64) -> u64 {
+    loop {
+        let due = w.clients[0]
+            .engine
+            .poll_timeout()
+            .expect("a timer is armed");
+        assert!(
+            due < limit,
+            "nothing planned before {limit} (next at {due})"
+        );
+        w.now = due;
+        w.clients[0].engine.handle_timeout(due);
+        let effects: Vec<Effect> =
+            std::iter::from_fn(|| w.clients[0].engine.poll_effect()).collect();
+        let opens = effects
+            .iter()
+            .any(|e| matches!(e, Effect::OpenSocket { .. }));
+        if opens {
+            w.silent = None;
+        }
+        for e in effects {
+            w.perform(0, e);
+        }
+        w.run();
+        if opens {
+            return w.now;
+        }
+    }
+}
+
+#[test]
+fn when_the_network_comes_back_a_dead_connection_is_found_within_8_s() {
+    let mut w = private_friends();
+    w.now += 5_000;
+    w.send(1, 0, "before the network went away");
+    w.events(0);
+    // The network goes away under Alice's socket, and comes back 3 s later with the socket dead.
+    w.silent = Some(0);
+    let before = w.frames.len();
+    w.now += 3_000;
+    let back = w.now;
+    w.command(0, Command::Wake);
+    // The keepalive went out at once, not 15 s after the last frame.
+    let pings = w.frames[before..]
+        .iter()
+        .filter(|f| f.contains("urn:xmpp:ping"))
+        .count();
+    assert_eq!(pings, 1);
+    let opened_at = reconnect_after_silence(&mut w, back + 10_000);
+    assert!(
+        opened_at - back <= 8_000 + 1_200,
+        "new connection {} ms after the network came back",
+        opened_at - back
+    );
+    assert!(w.clients[0].online, "back online on the new socket");
+    assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
+    still_private_both_ways(&mut w);
+}
+
+#[test]
+fn waking_with_a_live_connection_costs_one_answered_keepalive() {
+    let mut w = private_friends();
+    w.now += 5_000;
+    let before = w.frames.len();
+    w.command(0, Command::Wake);
+    w.now += 9_000;
+    let now = w.now;
+    w.clients[0].engine.handle_timeout(now);
+    w.run();
+    let pings = w.frames[before..]
+        .iter()
+        .filter(|f| f.contains("urn:xmpp:ping"))
+        .count();
+    assert_eq!(pings, 1);
+    assert!(
+        w.clients[0].online,
+        "the answered keepalive keeps the connection"
+    );
+    assert!(account_states(&w.events(0)).is_empty());
     still_private_both_ways(&mut w);
 }
 
