@@ -973,18 +973,12 @@ impl Account {
         let bare = from.to_bare();
         let peer = bare.to_string();
         let is_otr = body.contains("?OTR");
-        if delayed && is_otr {
-            // Offline storage or an archive: the keys it was made for are gone, and feeding it to
-            // a live session would only produce errors. Never passed to OTR.
-            out.emit(Event::Notice {
-                account: self.id.clone(),
-                peer,
-                notice: candado_api::Notice::StoredEncryptedMessage,
-            });
-            return;
-        }
         let conv = self.conversation(&bare);
-        conv.incoming(from, id, &body, out);
+        if delayed && is_otr {
+            conv.incoming_delayed(&body, out);
+        } else {
+            conv.incoming(from, id, &body, out);
+        }
         self.flush_conversation(&peer, out);
     }
 

@@ -88,6 +88,8 @@ pub(crate) struct Conversation {
     queue: VecDeque<Queued>,
     /// The key changed from a verified one: the queue waits for a trust decision.
     held: bool,
+    /// The input being processed came late (`<delay/>`): see [`Conversation::incoming_delayed`].
+    delayed_input: bool,
     locked: Option<Jid>,
     /// The instance whose SMP question we are answering.
     smp_instance: Option<InstanceTag>,
@@ -119,6 +121,7 @@ impl Conversation {
             want_private: false,
             queue: VecDeque::new(),
             held: false,
+            delayed_input: false,
             locked: None,
             smp_instance: None,
             last_query: None,
@@ -195,6 +198,26 @@ impl Conversation {
         if taken && from.is_full() {
             self.locked = Some(from);
         }
+    }
+
+    /// An OTR message that came late (with `<delay/>`): resent by the server after the stream
+    /// was resumed (seconds old, its keys still current), or from offline storage or an archive
+    /// (its keys probably gone). A Data message (or a fragment) is given to OTR, which shows it
+    /// if it still decrypts, and drops it if its counter shows it was seen already; if it does
+    /// not decrypt, it becomes the "stored encrypted message" notice, and nothing is sent back
+    /// for it (no `?OTR Error:`, no new key exchange). Any other late OTR message (query, key
+    /// exchange, error) is only noticed: acting on it now would start exchanges nobody asked for.
+    pub(crate) fn incoming_delayed<R: CryptoRng>(&mut self, body: &str, out: &mut Out<'_, R>) {
+        let body = body.trim_start();
+        let data = ["?OTR:AAMD", "?OTR:AAID", "?OTR|", "?OTR,"]
+            .iter()
+            .any(|p| body.starts_with(p));
+        if !data {
+            self.notice(Notice::StoredEncryptedMessage, out);
+            return;
+        }
+        self.delayed_input = true;
+        let _ = self.router.handle_incoming(body, out.now, out.rng);
     }
 
     /// The person typed `text`: send it, or queue it while the conversation must become private.
@@ -370,6 +393,10 @@ impl Conversation {
         out: &mut Out<'_, R>,
     ) -> Outcome {
         let mut outcome = Outcome::default();
+        // What OTR answers a late message with (an error, a query) is not sent.
+        if self.delayed_input {
+            while self.router.poll_transmit().is_some() {}
+        }
         // Events can release queued messages, which produce more transmits: loop until quiet.
         for _ in 0..8 {
             let mut moved = false;
@@ -388,6 +415,7 @@ impl Conversation {
                 break;
             }
         }
+        self.delayed_input = false;
         self.update_padlock(trust, out);
         outcome.message_id = self.last_sent.take();
         outcome
@@ -462,6 +490,9 @@ impl Conversation {
             OtrEvent::Error {
                 error: candado_otr::Error::Peer(candado_otr::PeerError::CounterNotIncreasing),
             } => {}
+            OtrEvent::Error { .. } if self.delayed_input => {
+                self.notice(Notice::StoredEncryptedMessage, out)
+            }
             OtrEvent::Error { .. } => self.notice(Notice::Unreadable, out),
             OtrEvent::SmpAsked { question } => {
                 self.smp_instance = Some(instance);

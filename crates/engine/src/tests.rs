@@ -1181,7 +1181,7 @@ fn queued_messages_are_held_when_a_verified_key_changed() {
 }
 
 #[test]
-fn delayed_otr_messages_never_reach_the_otr_session() {
+fn late_otr_messages_that_do_not_decrypt_are_noticed_and_never_answered() {
     let mut w = World::friends();
     w.events(0);
     let frame = "<message xmlns='jabber:client' from='bob@localhost/web1' to='alice@localhost' type='chat'>\
@@ -1193,6 +1193,44 @@ fn delayed_otr_messages_never_reach_the_otr_session() {
     assert!(received(&ev).is_empty());
     // Had it been fed to OTR, an error message would have gone back to Bob.
     assert!(!w.relayed.iter().any(|f| f.contains("?OTR Error")));
+}
+
+#[test]
+fn a_late_data_message_that_still_decrypts_is_shown_once() {
+    let mut w = World::friends();
+    w.start_private(0, 1);
+    w.send(1, 0, "hola");
+    w.events(0);
+    // Bob writes while Alice's stream is away; the server keeps the message and, once she
+    // resumes the stream, sends it again with a <delay/> (as Prosody's mod_smacks does).
+    let socket = w.clients[0].socket.take();
+    w.send(1, 0, "written while you were away");
+    w.clients[0].socket = socket;
+    let kept = w.relayed.last().cloned().unwrap_or_default();
+    let rest = kept.strip_prefix("<message").unwrap_or(&kept);
+    let late = format!("<message from='{}'{rest}", w.clients[1].full).replace(
+        "</message>",
+        "<delay xmlns='urn:xmpp:delay' from='localhost' stamp='2026-12-07T16:00:00Z'/></message>",
+    );
+    let before = w.relayed.len();
+    w.deliver(0, &late);
+    w.run();
+    let ev = w.events(0);
+    assert_eq!(
+        received(&ev),
+        [("written while you were away".to_string(), true)]
+    );
+    assert!(notices(&ev).is_empty(), "{ev:?}");
+    // The same copy again is a duplicate: dropped without a word.
+    w.deliver(0, &late);
+    w.run();
+    let ev = w.events(0);
+    assert!(
+        received(&ev).is_empty() && notices(&ev).is_empty(),
+        "{ev:?}"
+    );
+    assert_eq!(w.relayed.len(), before, "nothing was sent back");
+    assert_eq!(w.padlock(0, 1), Padlock::EncryptedUnverified);
 }
 
 #[test]
