@@ -913,9 +913,23 @@ impl Account {
             // A frame too big, too deep or malformed, or a protocol violation, ended this
             // stream (with a stream error); the account itself is fine: connect again.
             C::BadFrame(_) | C::Protocol(_) => true,
+            // What the server or the way to it went through, not what the account is: a
+            // restart, a timeout, a limit, or a frame corrupted in transit (Prosody answers one
+            // with `not-well-formed`, and a stream-management count it cannot match with
+            // `undefined-condition`). `conflict` (another login took over), `not-authorized`,
+            // `host-unknown` and the like stay final: trying again would not help, or would fight.
             C::StreamError { condition, .. } => matches!(
                 condition.as_str(),
-                "system-shutdown" | "connection-timeout" | "reset" | "internal-server-error"
+                "system-shutdown"
+                    | "connection-timeout"
+                    | "reset"
+                    | "internal-server-error"
+                    | "resource-constraint"
+                    | "remote-connection-failed"
+                    | "policy-violation"
+                    | "not-well-formed"
+                    | "invalid-xml"
+                    | "undefined-condition"
             ),
             _ => false,
         };

@@ -231,6 +231,65 @@ fn waking_with_a_live_connection_costs_one_answered_keepalive() {
     still_private_both_ways(&mut w);
 }
 
+/// The stream error `condition`, as a server sends it over a WebSocket (RFC 7395 §3.6).
+fn stream_error(condition: &str) -> String {
+    format!(
+        "<stream:error xmlns:stream='http://etherx.jabber.org/streams'>\
+         <{condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+    )
+}
+
+#[test]
+fn stream_errors_of_the_way_not_of_the_account_end_in_a_reconnection() {
+    for condition in [
+        "not-well-formed",
+        "invalid-xml",
+        "undefined-condition",
+        "resource-constraint",
+        "policy-violation",
+        "system-shutdown",
+    ] {
+        let mut w = private_friends();
+        w.deliver(0, &stream_error(condition));
+        w.run();
+        let states = account_states(&w.events(0));
+        assert!(
+            matches!(states.last(), Some(AccountState::Reconnecting { .. })),
+            "{condition}: {states:?}"
+        );
+        let limit = w.now + 5_000;
+        reconnect_after_silence(&mut w, limit);
+        assert!(w.clients[0].online, "{condition}: back online");
+        still_private_both_ways(&mut w);
+    }
+}
+
+#[test]
+fn a_conflict_or_a_refusal_is_final() {
+    for condition in ["conflict", "not-authorized", "host-unknown"] {
+        let mut w = private_friends();
+        w.deliver(0, &stream_error(condition));
+        w.run();
+        let states = account_states(&w.events(0));
+        assert!(
+            matches!(states.last(), Some(AccountState::Failed { .. })),
+            "{condition}: {states:?}"
+        );
+        // Two minutes on, no new connection was tried.
+        w.now += 120_000;
+        let now = w.now;
+        w.clients[0].engine.handle_timeout(now);
+        let effects: Vec<Effect> =
+            std::iter::from_fn(|| w.clients[0].engine.poll_effect()).collect();
+        assert!(
+            !effects
+                .iter()
+                .any(|e| matches!(e, Effect::OpenSocket { .. })),
+            "{condition}: tried again"
+        );
+    }
+}
+
 #[test]
 fn while_messages_flow_no_keepalive_is_sent() {
     let mut w = private_friends();
