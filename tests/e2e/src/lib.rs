@@ -251,6 +251,20 @@ impl Person {
         }
     }
 
+    /// Runs the asynchronous `script` (the body of a JavaScript function; `arguments` holds `args`,
+    /// and the script ends by calling its last argument, `arguments[arguments.length - 1]`, with the
+    /// result) in the page and returns that result. Panics with the error, after a screenshot.
+    pub async fn script_async(
+        &self,
+        script: &str,
+        args: Vec<serde_json::Value>,
+    ) -> serde_json::Value {
+        match self.browser.client.execute_async(script, args).await {
+            Ok(value) => value,
+            Err(e) => self.fail(format!("script failed: {e}")).await,
+        }
+    }
+
     /// Ends the browser.
     pub async fn close(self) {
         self.browser.close().await;
