@@ -33,10 +33,14 @@ const PARTS: &[(&str, &str)] = &[
         "e2e",
         "the built app in headless Chromium against a real Prosody",
     ),
+    (
+        "hostile",
+        "the built app against a real Prosody through a fault-injecting proxy (cuts, stalls, refused resumption, offline); storage at rest after a full journey",
+    ),
 ];
 
 /// What a full run does: the parts that are not subsets of another.
-const FULL_RUN: &[&str] = &["lint", "native", "web", "interop", "e2e"];
+const FULL_RUN: &[&str] = &["lint", "native", "web", "interop", "e2e", "hostile"];
 
 /// Crates that only exist natively (test tools); excluded from wasm32 checks.
 const NATIVE_ONLY: &[&str] = &["xtask", "candado-harness", "candado-e2e", "candado-interop"];
@@ -65,10 +69,10 @@ pub fn test(args: &[String]) -> ExitCode {
     let mut tally = Tally::default();
     let needs_browser = parts
         .iter()
-        .any(|p| matches!(*p, "web" | "vault" | "otr" | "e2e"));
+        .any(|p| matches!(*p, "web" | "vault" | "otr" | "e2e" | "hostile"));
     let needs_servers = parts
         .iter()
-        .any(|p| matches!(*p, "xmpp" | "native" | "e2e"));
+        .any(|p| matches!(*p, "xmpp" | "native" | "e2e" | "hostile"));
     let needs_libotr = parts.iter().any(|p| matches!(*p, "interop"));
     let mut packages: Vec<&str> = Vec::new();
     if needs_browser {
@@ -89,7 +93,7 @@ pub fn test(args: &[String]) -> ExitCode {
     }
     let needs_wasm_tools = parts
         .iter()
-        .any(|p| matches!(*p, "web" | "vault" | "otr" | "e2e" | "lint"));
+        .any(|p| matches!(*p, "web" | "vault" | "otr" | "e2e" | "hostile" | "lint"));
     let path = if needs_wasm_tools {
         match tools::ensure_build_tools() {
             Ok(path) => Some(path),
@@ -102,6 +106,8 @@ pub fn test(args: &[String]) -> ExitCode {
         None
     };
 
+    // `dist/`, once built in this run.
+    let mut dist_dir: Option<std::path::PathBuf> = None;
     for part in parts {
         match part {
             "lint" => lint(&mut tally),
@@ -138,13 +144,14 @@ pub fn test(args: &[String]) -> ExitCode {
                     cmd.args(["-p", krate]);
                     tally.tests(&format!("{krate} in headless Chromium"), &mut cmd);
                 }
-                web_dist(&mut tally, path.as_ref());
+                web_dist(&mut tally, path.as_ref(), &mut dist_dir);
             }
             "interop" => tally.tests(
                 "interop with libotr",
                 &mut cargo_cmd(&["test", "-p", "candado-interop"]),
             ),
-            "e2e" => e2e(&mut tally, path.as_ref()),
+            "e2e" => e2e(&mut tally, path.as_ref(), &mut dist_dir, Suites::Journeys),
+            "hostile" => e2e(&mut tally, path.as_ref(), &mut dist_dir, Suites::Hostile),
             _ => {}
         }
     }
@@ -213,28 +220,56 @@ pub fn browser_test_cmd(path: Option<&std::ffi::OsString>) -> Command {
 /// The e2e suite file that belongs to the `web` part (the shipped files as a browser meets them).
 const PWA_SUITE: &str = "pwa";
 
-fn e2e(tally: &mut Tally, path: Option<&std::ffi::OsString>) {
+/// The e2e suite files of the `hostile` part (issue #9: network faults, and what the browser keeps
+/// at rest); every other one but [`PWA_SUITE`] is a journey of the `e2e` part.
+const HOSTILE_SUITES: &[&str] = &["hostile", "at_rest"];
+
+/// Which e2e suite files a part runs.
+#[derive(Clone, Copy)]
+enum Suites {
+    Journeys,
+    Hostile,
+}
+
+fn e2e(
+    tally: &mut Tally,
+    path: Option<&std::ffi::OsString>,
+    built: &mut Option<std::path::PathBuf>,
+    which: Suites,
+) {
+    let name = match which {
+        Suites::Journeys => "end-to-end (Chromium + Prosody)",
+        Suites::Hostile => "hostile network (Chromium + fault-injecting proxy + Prosody)",
+    };
     let Some(path) = path else {
-        tally.record_failure("e2e", "build tools are missing");
+        tally.record_failure(name, "build tools are missing");
         return;
     };
-    match dist::build(path, &workspace_root().join("dist")) {
-        Ok(dist) => {
-            let mut cmd = cargo_cmd(&["test", "-p", "candado-e2e"]);
-            match e2e_suites() {
-                Ok(suites) => {
-                    for suite in suites.iter().filter(|s| *s != PWA_SUITE) {
-                        cmd.args(["--test", suite]);
-                    }
-                }
-                Err(e) => return tally.record_failure("list the e2e suites", &e),
-            }
-            cmd.args(["--", "--test-threads=2"]);
-            cmd.env("CANDADO_DIST", dist);
-            tally.tests("end-to-end (Chromium + Prosody)", &mut cmd);
+    let dist = match built {
+        Some(dist) => dist.clone(),
+        None => match dist::build(path, &workspace_root().join("dist")) {
+            Ok(dist) => built.insert(dist).clone(),
+            Err(e) => return tally.record_failure("build dist/ (cargo xtask dist)", &e),
+        },
+    };
+    let suites = match e2e_suites() {
+        Ok(suites) => suites,
+        Err(e) => return tally.record_failure("list the e2e suites", &e),
+    };
+    let mut cmd = cargo_cmd(&["test", "-p", "candado-e2e"]);
+    let hostile = |s: &str| HOSTILE_SUITES.contains(&s);
+    for suite in suites.iter().filter(|s| *s != PWA_SUITE) {
+        if hostile(suite) == matches!(which, Suites::Hostile) {
+            cmd.args(["--test", suite]);
         }
-        Err(e) => tally.record_failure("build dist/ (cargo xtask dist)", &e),
     }
+    cmd.args(["--", "--test-threads=2"]);
+    if matches!(which, Suites::Hostile) {
+        // Their figures (cuts, reconnections, times) are part of the report.
+        cmd.arg("--nocapture");
+    }
+    cmd.env("CANDADO_DIST", dist);
+    tally.tests(name, &mut cmd);
 }
 
 /// The test files of `tests/e2e/tests/`, by name.
@@ -254,13 +289,18 @@ fn e2e_suites() -> Result<Vec<String>, String> {
 
 /// The `web` part's checks of what ships: the PWA suite against `cargo xtask dist`'s output, then the
 /// reproducibility check (our crates compiled a second time from source give the same `SHA256SUMS`).
-fn web_dist(tally: &mut Tally, path: Option<&std::ffi::OsString>) {
+fn web_dist(
+    tally: &mut Tally,
+    path: Option<&std::ffi::OsString>,
+    built: &mut Option<std::path::PathBuf>,
+) {
     let Some(path) = path else {
         tally.record_failure("web: dist", "build tools are missing");
         return;
     };
     let dist = match dist::build(path, &workspace_root().join("dist")) {
         Ok(dist) => {
+            *built = Some(dist.clone());
             let mut cmd = cargo_cmd(&[
                 "test",
                 "-p",

@@ -251,9 +251,17 @@ impl Person {
         }
     }
 
-    /// Runs the asynchronous `script` (the body of a JavaScript function; `arguments` holds `args`,
-    /// and the script ends by calling its last argument, `arguments[arguments.length - 1]`, with the
-    /// result) in the page and returns that result. Panics with the error, after a screenshot.
+    /// Runs `script` (the body of a JavaScript function; `arguments` holds `args`) in the page
+    /// and returns what it returns. Panics with the error, after a screenshot.
+    pub async fn script(&self, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+        match self.browser.client.execute(script, args).await {
+            Ok(value) => value,
+            Err(e) => self.fail(format!("script failed: {e}")).await,
+        }
+    }
+
+    /// Like [`Person::script`] for an asynchronous script, which ends by calling its last
+    /// argument (`arguments[arguments.length - 1]`) with the result.
     pub async fn script_async(
         &self,
         script: &str,
@@ -262,6 +270,14 @@ impl Person {
         match self.browser.client.execute_async(script, args).await {
             Ok(value) => value,
             Err(e) => self.fail(format!("script failed: {e}")).await,
+        }
+    }
+
+    /// Sends one Chrome DevTools Protocol command to the page (see [`candado_harness::Chromium::cdp`]).
+    pub async fn cdp(&self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        match self.browser.cdp(method, params).await {
+            Ok(value) => value,
+            Err(e) => self.fail(e).await,
         }
     }
 

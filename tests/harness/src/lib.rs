@@ -22,7 +22,7 @@ pub use browser::Chromium;
 pub use ejabberd::Ejabberd;
 pub use prosody::{which, Prosody};
 pub use static_server::StaticServer;
-pub use ws_proxy::{Way, WsProxy};
+pub use ws_proxy::{Cut, Way, WsProxy};
 
 /// The workspace root (the folder with the top-level `Cargo.toml`).
 ///

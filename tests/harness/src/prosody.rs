@@ -30,6 +30,13 @@ impl Prosody {
     /// Starts Prosody serving `domain`, with its config, data and logs in `dir` (created if needed).
     /// Returns once its WebSocket port accepts connections.
     pub fn start(dir: &Path, domain: &str) -> Result<Prosody, String> {
+        Prosody::start_with(dir, domain, "")
+    }
+
+    /// Like [`Prosody::start`], with `global` (Lua lines, such as `smacks_hibernation_time = 2`)
+    /// added to the global section of the config, after the template's own settings (so they
+    /// win); its placeholders are filled in like the template's.
+    pub fn start_with(dir: &Path, domain: &str, global: &str) -> Result<Prosody, String> {
         which("prosody").ok_or_else(|| {
             "Prosody is not installed: install the `prosody` package (Debian: apt-get install prosody)"
                 .to_string()
@@ -43,6 +50,12 @@ impl Prosody {
         while http_port == c2s_port {
             http_port = free_port().map_err(|e| e.to_string())?;
         }
+        let template = match template.find("\nVirtualHost ") {
+            Some(at) if !global.is_empty() => {
+                format!("{}\n{global}\n{}", &template[..at], &template[at..])
+            }
+            _ => template,
+        };
         let config_text = template
             .replace("@DIR@", &dir.display().to_string())
             .replace("@DOMAIN@", domain)
