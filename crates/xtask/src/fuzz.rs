@@ -25,6 +25,9 @@ struct Outcome {
     corpus_before: usize,
     corpus_after: usize,
     crashes: Vec<String>,
+    /// Inputs libFuzzer reported as slow (over 10 s for one run; `slow-unit-*`): kept for a look,
+    /// not failures.
+    slow: Vec<String>,
 }
 
 pub fn fuzz(args: &[String]) -> Result<(), String> {
@@ -68,22 +71,26 @@ pub fn fuzz(args: &[String]) -> Result<(), String> {
     }
 
     println!(
-        "\n{:<16} {:>8} {:>14} {:>10} {:>16} {:>8}",
-        "target", "seconds", "executions", "exec/s", "corpus", "crashes"
+        "\n{:<16} {:>8} {:>14} {:>10} {:>16} {:>8} {:>6}",
+        "target", "seconds", "executions", "exec/s", "corpus", "crashes", "slow"
     );
     let mut crashed = Vec::new();
     for o in &outcomes {
         let show = |v: Option<u64>| v.map_or("?".to_owned(), |v| v.to_string());
         println!(
-            "{:<16} {:>8} {:>14} {:>10} {:>16} {:>8}",
+            "{:<16} {:>8} {:>14} {:>10} {:>16} {:>8} {:>6}",
             o.target,
             o.seconds,
             show(o.executions),
             show(o.per_second),
             format!("{} -> {}", o.corpus_before, o.corpus_after),
-            o.crashes.len()
+            o.crashes.len(),
+            o.slow.len()
         );
         crashed.extend(o.crashes.iter().cloned());
+        for input in &o.slow {
+            println!("xtask: slow input (over 10 s in one run, not a failure): {input}");
+        }
     }
     if crashed.is_empty() {
         Ok(())
@@ -176,11 +183,15 @@ fn run_one(
             .filter_map(|v| v.trim().parse().ok())
             .next_back()
     };
-    let crashes: Vec<String> = files_in(&artifacts)
+    let (slow, crashes): (Vec<String>, Vec<String>) = files_in(&artifacts)
         .into_iter()
         .filter(|f| !artifacts_before.contains(f))
         .map(|f| format!("fuzz/artifacts/{target}/{f}"))
-        .collect();
+        .partition(|f| {
+            f.rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with("slow-unit-"))
+        });
     if !output.status.success() && crashes.is_empty() {
         let tail: Vec<&str> = log.lines().rev().take(20).collect();
         return Err(format!(
@@ -196,5 +207,6 @@ fn run_one(
         corpus_before,
         corpus_after: files_in(&corpus).len(),
         crashes,
+        slow,
     })
 }
