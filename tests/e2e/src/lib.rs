@@ -421,6 +421,17 @@ pub mod steps {
         }
     }
 
+    /// Chooses the OTR policy `policy` (`manual`, `opportunistic`, `always`) in the settings, from
+    /// the contacts screen and back to it.
+    pub async fn choose_policy(p: &Person, policy: &str) {
+        p.click("#settings-open").await;
+        p.wait_screen("settings").await;
+        p.select("#policy", policy).await;
+        p.shot(&format!("settings-{policy}")).await;
+        p.click("#settings-close").await;
+        p.wait_screen("contacts").await;
+    }
+
     /// Opens the chat with `peer` from the contact list.
     pub async fn open_chat(p: &Person, peer: &str) {
         let contact = format!("li.contact[data-jid='{peer}'] .contact-open");

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use candado_e2e::steps::{
-    befriend, first_run_and_register, open_chat, padlock, send, wait_incoming,
+    befriend, choose_policy, first_run_and_register, open_chat, padlock, send, wait_incoming,
 };
 use candado_e2e::{serve_app, Person};
 use candado_harness::{fresh_dir, Cut, Prosody, StaticServer, Way, WsProxy};
@@ -81,11 +81,7 @@ async fn pair(label: &str, prosody_global: &str) -> Pair {
     first_run_and_register(&bob, "bob", false, &prosody.websocket_url()).await;
     befriend(&alice, "alice@localhost", &bob, "bob@localhost").await;
 
-    alice.click("#settings-open").await;
-    alice.wait_screen("settings").await;
-    alice.select("#policy", "always").await;
-    alice.click("#settings-close").await;
-    alice.wait_screen("contacts").await;
+    choose_policy(&alice, "always").await;
 
     open_chat(&alice, "bob@localhost").await;
     open_chat(&bob, "alice@localhost").await;

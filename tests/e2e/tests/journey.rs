@@ -6,7 +6,8 @@
 //! Every step saves a screenshot under `target/e2e/journey-*.png`.
 
 use candado_e2e::steps::{
-    answer, ask, befriend, first_run_and_register, open_chat, padlock, send, wait_incoming,
+    answer, ask, befriend, choose_policy, first_run_and_register, open_chat, padlock, send,
+    wait_incoming,
 };
 use candado_e2e::{csp_violations, serve_app, Person};
 use candado_harness::{fresh_dir, Prosody, Way, WsProxy};
@@ -141,12 +142,7 @@ async fn under_always_encrypt_no_plaintext_reaches_the_server() {
     befriend(&alice, "alice@localhost", &bob, "bob@localhost").await;
 
     // alice: "always encrypt".
-    alice.click("#settings-open").await;
-    alice.wait_screen("settings").await;
-    alice.select("#policy", "always").await;
-    alice.shot("settings-always").await;
-    alice.click("#settings-close").await;
-    alice.wait_screen("contacts").await;
+    choose_policy(&alice, "always").await;
 
     // A message typed before any private conversation exists waits, then arrives encrypted.
     open_chat(&alice, "bob@localhost").await;
