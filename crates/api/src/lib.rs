@@ -91,7 +91,8 @@ pub enum Command {
         account: AccountId,
     },
     /// The page became visible again or the network came back: accounts whose connection was lost
-    /// try again now instead of waiting for their next attempt.
+    /// try again now instead of waiting for their next attempt, and a connection that looks up is
+    /// checked at once (a keepalive with 8 s to answer), since the network under it may have changed.
     Wake,
     /// Look up the WebSocket endpoint of an XMPP domain (XEP-0156 host-meta). Answered by
     /// [`Event::Discovered`].
