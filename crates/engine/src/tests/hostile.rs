@@ -147,6 +147,14 @@ fn a_silent_server_is_given_up_and_a_new_connection_opened_within_30_s() {
     still_private_both_ways(&mut w);
 }
 
+/// How many XMPP pings the clients sent since frame number `before`.
+fn pings_since(w: &World, before: usize) -> usize {
+    w.frames[before..]
+        .iter()
+        .filter(|f| f.contains("urn:xmpp:ping"))
+        .count()
+}
+
 /// Runs Alice's timers, from a silent server on, until she opens a new socket (the network is
 /// back for it); returns when. Fails if nothing is planned before `limit`.
 fn reconnect_after_silence(w: &mut World, limit: u64) -> u64 {
@@ -192,10 +200,7 @@ fn when_the_network_comes_back_a_dead_connection_is_found_within_8_s() {
     let back = w.now;
     w.command(0, Command::Wake);
     // The keepalive went out at once, not 15 s after the last frame.
-    let pings = w.frames[before..]
-        .iter()
-        .filter(|f| f.contains("urn:xmpp:ping"))
-        .count();
+    let pings = pings_since(&w, before);
     assert_eq!(pings, 1);
     let opened_at = reconnect_after_silence(&mut w, back + 10_000);
     assert!(
@@ -218,10 +223,7 @@ fn waking_with_a_live_connection_costs_one_answered_keepalive() {
     let now = w.now;
     w.clients[0].engine.handle_timeout(now);
     w.run();
-    let pings = w.frames[before..]
-        .iter()
-        .filter(|f| f.contains("urn:xmpp:ping"))
-        .count();
+    let pings = pings_since(&w, before);
     assert_eq!(pings, 1);
     assert!(
         w.clients[0].online,
@@ -304,10 +306,7 @@ fn while_messages_flow_no_keepalive_is_sent() {
         w.send(1, 0, &format!("tick {i}"));
         w.send(0, 1, &format!("tock {i}"));
     }
-    let pings = w.frames[before..]
-        .iter()
-        .filter(|f| f.contains("urn:xmpp:ping"))
-        .count();
+    let pings = pings_since(&w, before);
     assert_eq!(pings, 0);
     assert!(w.clients[0].online && w.clients[1].online);
     assert_eq!(received(&w.events(0)).len(), 12);
@@ -317,10 +316,7 @@ fn while_messages_flow_no_keepalive_is_sent() {
     w.clients[0].engine.handle_timeout(now);
     w.clients[1].engine.handle_timeout(now);
     w.run();
-    let pings = w.frames[before..]
-        .iter()
-        .filter(|f| f.contains("urn:xmpp:ping"))
-        .count();
+    let pings = pings_since(&w, before);
     assert_eq!(pings, 2);
 }
 
