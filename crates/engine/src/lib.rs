@@ -38,10 +38,13 @@
 //! unlocking) is not a failure: the account reports
 //! [`candado_api::AccountState::Reconnecting`] and tries again after 1 s, doubling up to 60 s with
 //! ±20 % jitter; [`Command::Wake`] tries at once, and checks a connection that looks up with a
-//! keepalive at once (unanswered within 8 s, it counts as lost). A connection that goes silent without closing
-//! (half-open) counts as lost once the XMPP keepalive goes unanswered: 15 s after the last frame
-//! received plus 8 s, so its first new attempt comes about 24 s after the silence began. A frame
-//! that is too big or too deep, or a protocol violation, ends the stream and counts as lost too. The new socket resumes the XEP-0198 stream when
+//! keepalive at once (unanswered within 8 s, it counts as lost). A connection that goes silent
+//! without closing (half-open) counts as lost once the XMPP keepalive goes unanswered: 15 s after
+//! the last frame received plus 8 s, so its first new attempt comes about 24 s after the silence
+//! began. A frame that is too big or too deep, a protocol violation, or a stream error that comes
+//! from the way rather than the account (`not-well-formed`, `undefined-condition`, a server
+//! restart or limit) ends the stream and counts as lost too. The new socket resumes the XEP-0198
+//! stream when
 //! the server kept it; otherwise a fresh session logs in and the stanzas the server never
 //! acknowledged are sent again. OTR sessions live in the engine, not in the socket, so a private
 //! conversation goes on across reconnections; what the person writes meanwhile waits in the
