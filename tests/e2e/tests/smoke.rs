@@ -70,6 +70,44 @@ async fn shows_connected_in_english_for_english_browsers() {
     browser.close().await;
 }
 
+/// Lua knows a config file by the first 60 characters of its path, and Prosody 0.12 then fails to
+/// report an option set twice, refusing to start: CI's checkout is deeper than ours.
+#[test]
+fn prosody_starts_from_a_deep_folder_with_an_option_overridden() {
+    let dir = fresh_dir("e2e", &"a-deep-folder-".repeat(5)).unwrap();
+    let config = dir.join("prosody.cfg.lua");
+    assert!(
+        config.display().to_string().len() > 60,
+        "{}",
+        config.display()
+    );
+    let log = "log = { debug = \"@DIR@/prosody.debug.log\"; error = \"@DIR@/prosody.err\"; }";
+    let prosody = Prosody::start_with(&dir, "localhost", log).unwrap_or_else(|e| panic!("{e}"));
+    prosody.register("deep", "a password").unwrap();
+    let debug = std::fs::read_to_string(dir.join("prosody.debug.log")).unwrap();
+    assert!(
+        debug.contains("debug"),
+        "the overriding log setting took no effect"
+    );
+}
+
+#[test]
+fn a_config_prosody_refuses_is_reported_at_once_with_its_log() {
+    let started = std::time::Instant::now();
+    let err = Prosody::start_with(
+        &fresh_dir("e2e", "bad-config").unwrap(),
+        "localhost",
+        "this is not Lua",
+    )
+    .unwrap_err();
+    assert!(err.contains("config"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explains_when_the_server_is_unreachable() {
     // Start a real Prosody, note its endpoint, then stop it: the port is closed when the page loads.
