@@ -527,6 +527,26 @@ impl Account {
         }
     }
 
+    /// What the UI shows of the roster entry `jid`, if it is in the roster.
+    fn contact_view(&self, jid: &str) -> Option<Contact> {
+        self.roster
+            .get(jid)
+            .filter(|e| e.in_roster)
+            .map(|e| e.view(jid))
+    }
+
+    /// [`Self::contact_changed`], only if what the UI shows of `jid` differs from `before`.
+    fn contact_changed_from<R>(
+        &mut self,
+        jid: &str,
+        before: Option<Contact>,
+        out: &mut Out<'_, R>,
+    ) {
+        if self.contact_view(jid) != before {
+            self.contact_changed(jid, out);
+        }
+    }
+
     fn contact_changed<R>(&mut self, jid: &str, out: &mut Out<'_, R>) {
         if let Some(entry) = self.roster.get(jid) {
             if entry.in_roster {
@@ -624,15 +644,17 @@ impl Account {
                 };
                 let bare = from.to_bare().to_string();
                 let resource = from.resource().map(|r| r.to_string()).unwrap_or_default();
+                let before = self.contact_view(&bare);
                 self.roster
                     .entry(bare.clone())
                     .or_insert_with(Entry::new)
                     .resources
                     .insert(resource, presence);
-                self.contact_changed(&bare, out);
+                self.contact_changed_from(&bare, before, out);
             }
             X::Unavailable { from, .. } => {
                 let bare = from.to_bare().to_string();
+                let before = self.contact_view(&bare);
                 if let Some(e) = self.roster.get_mut(&bare) {
                     match from.resource() {
                         Some(r) => {
@@ -644,7 +666,9 @@ impl Account {
                 if let Some(c) = self.conversations.get_mut(&bare) {
                     c.resource_gone(&from);
                 }
-                self.contact_changed(&bare, out);
+                // The server answers its presence probes at login with one "unavailable" per
+                // offline contact: for a big roster, thousands of events that change nothing.
+                self.contact_changed_from(&bare, before, out);
             }
             X::SubscriptionRequest { from, status } => {
                 let jid = from.to_string();

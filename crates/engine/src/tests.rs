@@ -937,6 +937,49 @@ fn adding_a_contact_asks_and_the_answer_makes_friends() {
 }
 
 #[test]
+fn presence_that_changes_nothing_shown_sends_no_event() {
+    let mut w = World::friends();
+    w.events(0);
+    // Alice's engine reads `frame`; the presences of the Contact events it then sent.
+    let mut hear = |frame: &str| -> Vec<Presence> {
+        w.deliver(0, frame);
+        w.run();
+        w.events(0)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Contact { contact, .. } => Some(contact.presence),
+                _ => None,
+            })
+            .collect()
+    };
+    // Bob is online with one resource; a second one, also available, changes nothing shown.
+    assert_eq!(
+        hear("<presence xmlns='jabber:client' from='bob@localhost/phone'/>"),
+        []
+    );
+    // The phone goes away: Bob is still online.
+    assert_eq!(
+        hear("<presence xmlns='jabber:client' from='bob@localhost/phone' type='unavailable'/>"),
+        []
+    );
+    // His last resource goes: one event, offline.
+    assert_eq!(
+        hear("<presence xmlns='jabber:client' from='bob@localhost/web1' type='unavailable'/>"),
+        [Presence::Offline]
+    );
+    // What a server answers its login probes with for an offline contact: nothing new.
+    assert_eq!(
+        hear("<presence xmlns='jabber:client' from='bob@localhost' type='unavailable'/>"),
+        []
+    );
+    // Away is a change.
+    assert_eq!(
+        hear("<presence xmlns='jabber:client' from='bob@localhost/phone'><show>away</show></presence>"),
+        [Presence::Away]
+    );
+}
+
+#[test]
 fn refusing_a_request_sends_unsubscribed() {
     let mut w = World::new(&["alice", "bob"]);
     w.login(0);
