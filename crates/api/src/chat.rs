@@ -207,7 +207,7 @@ pub struct FormValue {
 }
 
 /// One contact of the roster.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Contact {
     /// The contact's bare address.
     pub jid: String,
@@ -222,7 +222,7 @@ pub struct Contact {
 }
 
 /// Subscription state (RFC 6121).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Subscription {
     /// Neither sees the other.
@@ -236,7 +236,7 @@ pub enum Subscription {
 }
 
 /// A contact's availability.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     /// No resource online (or we cannot see).

@@ -370,11 +370,20 @@ pub enum Event {
         /// The server's text, if any.
         text: Option<String>,
     },
-    /// The whole roster of an account (after login).
+    /// The whole roster of an account (after login), replacing what was known. A big roster
+    /// comes as its first [`ROSTER_PART`] contacts, then [`Event::RosterMore`] with the rest (see
+    /// [`Event::into_messages`]).
     Roster {
         /// The account.
         account: AccountId,
-        /// Every contact.
+        /// Every contact (or the first part).
+        contacts: Vec<Contact>,
+    },
+    /// More contacts of the roster in the [`Event::Roster`] just before.
+    RosterMore {
+        /// The account.
+        account: AccountId,
+        /// The next part of the roster.
         contacts: Vec<Contact>,
     },
     /// One contact was added or changed (subscription or presence).
@@ -657,6 +666,45 @@ macro_rules! wire_codec {
 wire_codec!(Command);
 wire_codec!(Event);
 
+/// The most contacts one message carries from the worker to the UI. The UI reads and applies a
+/// message in one task of its main thread; in parts this size a roster of thousands never holds
+/// it for long.
+pub const ROSTER_PART: usize = 250;
+
+impl Event {
+    /// The messages that carry this event to the UI, in order: a [`Event::Roster`] of more than
+    /// [`ROSTER_PART`] contacts becomes a `Roster` with the first part and [`Event::RosterMore`]
+    /// with each further one; any other event is one message, itself.
+    pub fn into_messages(self) -> Vec<Event> {
+        match self {
+            Event::Roster { account, contacts } if contacts.len() > ROSTER_PART => {
+                let mut parts = Vec::with_capacity(contacts.len().div_ceil(ROSTER_PART));
+                let mut rest = contacts.into_iter();
+                loop {
+                    let part: Vec<Contact> = rest.by_ref().take(ROSTER_PART).collect();
+                    if part.is_empty() {
+                        break;
+                    }
+                    let account = account.clone();
+                    parts.push(if parts.is_empty() {
+                        Event::Roster {
+                            account,
+                            contacts: part,
+                        }
+                    } else {
+                        Event::RosterMore {
+                            account,
+                            contacts: part,
+                        }
+                    });
+                }
+                parts
+            }
+            other => vec![other],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -817,6 +865,60 @@ mod tests {
         ] {
             assert_eq!(Event::from_wire(&ev.to_wire()).unwrap(), ev);
         }
+    }
+
+    #[test]
+    fn a_big_roster_travels_in_parts_in_order_and_a_small_one_whole() {
+        let contacts = |range: std::ops::Range<usize>| -> Vec<Contact> {
+            range
+                .map(|i| Contact {
+                    jid: format!("c{i:05}@example.org"),
+                    name: None,
+                    subscription: Subscription::Both,
+                    pending_out: false,
+                    presence: Presence::Offline,
+                })
+                .collect()
+        };
+        let small = Event::Roster {
+            account: alice(),
+            contacts: contacts(0..ROSTER_PART),
+        };
+        assert_eq!(small.clone().into_messages(), [small]);
+        let empty = Event::Roster {
+            account: alice(),
+            contacts: Vec::new(),
+        };
+        assert_eq!(empty.clone().into_messages(), [empty]);
+
+        let n = 2 * ROSTER_PART + 1;
+        let parts = Event::Roster {
+            account: alice(),
+            contacts: contacts(0..n),
+        }
+        .into_messages();
+        assert_eq!(
+            parts,
+            [
+                Event::Roster {
+                    account: alice(),
+                    contacts: contacts(0..ROSTER_PART)
+                },
+                Event::RosterMore {
+                    account: alice(),
+                    contacts: contacts(ROSTER_PART..2 * ROSTER_PART)
+                },
+                Event::RosterMore {
+                    account: alice(),
+                    contacts: contacts(2 * ROSTER_PART..n)
+                },
+            ]
+        );
+        for part in parts {
+            assert_eq!(Event::from_wire(&part.to_wire()).unwrap(), part);
+        }
+        let other = Event::Pong { nonce: 3 };
+        assert_eq!(other.clone().into_messages(), [other]);
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub fn candado_worker_start() {
     std::mem::forget(onmessage);
     std::mem::forget(ononline);
     std::mem::forget(keep);
-    driver.borrow().post(&Event::Ready);
+    driver.borrow().post(Event::Ready);
     driver.borrow().vault(Op::Open);
 }
 
@@ -81,14 +81,14 @@ fn deliver(weak: &Weak<RefCell<Driver>>, outcome: Outcome) {
         return;
     };
     match outcome {
-        Outcome::State(state) => d.post(&Event::Vault { state }),
+        Outcome::State(state) => d.post(Event::Vault { state }),
         Outcome::Failed(reason, detail, state) => {
-            d.post(&Event::VaultFailed { reason, detail });
+            d.post(Event::VaultFailed { reason, detail });
             if let Some(state) = state {
-                d.post(&Event::Vault { state });
+                d.post(Event::Vault { state });
             }
         }
-        Outcome::WriteFailed(detail) => d.post(&Event::VaultFailed {
+        Outcome::WriteFailed(detail) => d.post(Event::VaultFailed {
             reason: candado_api::VaultFailure::Storage,
             detail,
         }),
@@ -96,7 +96,7 @@ fn deliver(weak: &Weak<RefCell<Driver>>, outcome: Outcome) {
             for (kind, id, value) in records {
                 d.engine.load_record(&kind, &id, &value);
             }
-            d.post(&Event::Vault {
+            d.post(Event::Vault {
                 state: VaultState::Unlocked,
             });
             d.engine.handle_unlocked(now());
@@ -154,13 +154,13 @@ impl Driver {
     fn command(&mut self, command: Command) {
         match command {
             Command::CreateVault { passphrase } => {
-                self.post(&Event::Vault {
+                self.post(Event::Vault {
                     state: VaultState::Working,
                 });
                 self.vault(Op::Create(passphrase_of(passphrase.expose())));
             }
             Command::Unlock { passphrase } => {
-                self.post(&Event::Vault {
+                self.post(Event::Vault {
                     state: VaultState::Working,
                 });
                 self.vault(Op::Unlock(passphrase_of(passphrase.expose())));
@@ -190,17 +190,19 @@ impl Driver {
         }
     }
 
-    fn post(&self, event: &Event) {
-        let _ = self
-            .scope
-            .post_message(&JsValue::from_str(&event.to_wire()));
+    fn post(&self, event: Event) {
+        for message in event.into_messages() {
+            let _ = self
+                .scope
+                .post_message(&JsValue::from_str(&message.to_wire()));
+        }
     }
 
     /// Performs every pending effect of the engine, then arms the timer.
     fn pump(d: &mut Driver, me: &Rc<RefCell<Driver>>) {
         while let Some(effect) = d.engine.poll_effect() {
             match effect {
-                Effect::Emit(event) => d.post(&event),
+                Effect::Emit(event) => d.post(event),
                 Effect::OpenSocket { socket, url } => match open_socket(&url, socket, me) {
                     Ok(ws) => {
                         d.sockets.insert(socket, ws);

@@ -2,7 +2,9 @@
 //! shows, how strong a passphrase looks, what the padlock and the status lines say, how a server's
 //! registration form maps to inputs and back, and the QR code's module matrix.
 
-use candado_api::{AccountState, FormField, FormValue, Notice, OtrPolicy, Padlock, VaultState};
+use candado_api::{
+    AccountState, Contact, FormField, FormValue, Notice, OtrPolicy, Padlock, VaultState,
+};
 
 /// Where the person is, inside an unlocked vault.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -359,9 +361,74 @@ pub fn auto_lock_ms(stored: Option<&str>) -> Option<f64> {
     }
 }
 
+/// A roster as the worker sent it, sorted by address with one entry per address (the last wins):
+/// the order the contact list shows and the one [`roster_upsert`] keeps.
+pub fn roster_sorted(mut contacts: Vec<Contact>) -> Vec<Contact> {
+    // Stable: of two entries for one address, the later stays later.
+    contacts.sort_by(|a, b| a.jid.cmp(&b.jid));
+    let mut out: Vec<Contact> = Vec::with_capacity(contacts.len());
+    for contact in contacts {
+        match out.last_mut() {
+            Some(last) if last.jid == contact.jid => *last = contact,
+            _ => out.push(contact),
+        }
+    }
+    out
+}
+
+/// Puts `contact` in the sorted `roster`, in place of the entry with its address.
+pub fn roster_upsert(roster: &mut Vec<Contact>, contact: Contact) {
+    match roster.binary_search_by(|c| c.jid.cmp(&contact.jid)) {
+        Ok(at) => roster[at] = contact,
+        Err(at) => roster.insert(at, contact),
+    }
+}
+
+/// Takes the contact with address `jid` out of the sorted `roster`.
+pub fn roster_remove(roster: &mut Vec<Contact>, jid: &str) {
+    if let Ok(at) = roster.binary_search_by(|c| c.jid.as_str().cmp(jid)) {
+        roster.remove(at);
+    }
+}
+
+/// Whether `contact` matches a search, given in lower case: in its name or its address.
+pub fn contact_matches(contact: &Contact, needle: &str) -> bool {
+    needle.is_empty()
+        || contact.jid.to_lowercase().contains(needle)
+        || contact
+            .name
+            .as_deref()
+            .is_some_and(|n| n.to_lowercase().contains(needle))
+}
+
+/// The rows of a list of `total` rows of `row` pixels each to put in the page, when it is scrolled
+/// `scroll_top` pixels down and `viewport` pixels of it can show: those in view, plus `overscan`
+/// rows either side so a quick flick does not show blank rows.
+pub fn visible_rows(
+    scroll_top: f64,
+    viewport: f64,
+    row: f64,
+    total: usize,
+    overscan: usize,
+) -> std::ops::Range<usize> {
+    if total == 0 || row.is_nan() || row <= 0.0 {
+        return 0..total.min(overscan);
+    }
+    // Float to integer casts saturate (NaN and negatives give 0).
+    let in_view = (viewport.max(0.0) / row).ceil() as usize + 1;
+    // Scrolled past the end (the list just got shorter): the last rows, never none.
+    let first_in_view = ((scroll_top.max(0.0) / row) as usize).min(total.saturating_sub(in_view));
+    let start = first_in_view.saturating_sub(overscan).min(total);
+    let end = first_in_view
+        .saturating_add(in_view)
+        .saturating_add(overscan)
+        .min(total);
+    start..end.max(start)
+}
+
 #[cfg(test)]
 mod tests {
-    use candado_api::AccountFailure;
+    use candado_api::{AccountFailure, Presence, Subscription};
 
     use super::*;
 
@@ -560,5 +627,76 @@ mod tests {
             policy_from_key(policy_key(OtrPolicy::Always)),
             Some(OtrPolicy::Always)
         );
+    }
+
+    fn contact(jid: &str, name: Option<&str>) -> Contact {
+        Contact {
+            jid: jid.into(),
+            name: name.map(Into::into),
+            subscription: Subscription::Both,
+            pending_out: false,
+            presence: Presence::Offline,
+        }
+    }
+
+    fn jids(roster: &[Contact]) -> Vec<&str> {
+        roster.iter().map(|c| c.jid.as_str()).collect()
+    }
+
+    #[test]
+    fn a_roster_is_kept_sorted_by_address_with_one_entry_each() {
+        let mut roster = roster_sorted(vec![
+            contact("c@x", None),
+            contact("a@x", Some("old")),
+            contact("b@x", None),
+            contact("a@x", Some("new")),
+        ]);
+        assert_eq!(jids(&roster), ["a@x", "b@x", "c@x"]);
+        assert_eq!(roster[0].name.as_deref(), Some("new"));
+
+        let mut online = contact("b@x", None);
+        online.presence = Presence::Available;
+        roster_upsert(&mut roster, online);
+        roster_upsert(&mut roster, contact("0@x", None));
+        roster_upsert(&mut roster, contact("bb@x", None));
+        roster_upsert(&mut roster, contact("z@x", None));
+        assert_eq!(jids(&roster), ["0@x", "a@x", "b@x", "bb@x", "c@x", "z@x"]);
+        assert_eq!(roster[2].presence, Presence::Available);
+
+        roster_remove(&mut roster, "bb@x");
+        roster_remove(&mut roster, "nobody@x");
+        roster_remove(&mut roster, "0@x");
+        assert_eq!(jids(&roster), ["a@x", "b@x", "c@x", "z@x"]);
+    }
+
+    #[test]
+    fn a_search_matches_the_name_or_the_address_in_any_case() {
+        let ana = contact("ana.perez@riseup.net", Some("Ana Pérez"));
+        assert!(contact_matches(&ana, ""));
+        assert!(contact_matches(&ana, "pérez"));
+        assert!(contact_matches(&ana, "riseup"));
+        assert!(contact_matches(&ana, "ana."));
+        assert!(!contact_matches(&ana, "juan"));
+        assert!(contact_matches(&contact("JUAN@x", None), "juan"));
+    }
+
+    #[test]
+    fn only_the_rows_in_view_and_a_margin_are_rendered() {
+        // 5 000 rows of 64 px, 740 px of screen.
+        assert_eq!(visible_rows(0.0, 740.0, 64.0, 5000, 8), 0..21);
+        // Scrolled to row 100: rows 92 to 120.
+        assert_eq!(visible_rows(6400.0, 740.0, 64.0, 5000, 8), 92..121);
+        // At the very end, never past the last row.
+        assert_eq!(visible_rows(319_260.0, 740.0, 64.0, 5000, 8), 4979..5000);
+        // Scrolled past the end of a list that just got shorter: its last rows.
+        assert_eq!(visible_rows(1e12, 740.0, 64.0, 5000, 8), 4979..5000);
+        assert_eq!(visible_rows(6400.0, 740.0, 64.0, 1, 8), 0..1);
+        // A short list is rendered whole.
+        assert_eq!(visible_rows(0.0, 740.0, 64.0, 3, 8), 0..3);
+        assert_eq!(visible_rows(0.0, 740.0, 64.0, 0, 8), 0..0);
+        // Nonsense measurements do not panic and still show the top.
+        assert_eq!(visible_rows(f64::NAN, f64::NAN, 64.0, 100, 8), 0..9);
+        assert_eq!(visible_rows(-50.0, 740.0, 64.0, 100, 8), 0..21);
+        assert_eq!(visible_rows(0.0, 740.0, 0.0, 100, 8), 0..8);
     }
 }

@@ -155,7 +155,7 @@ pub struct Store {
     pub current: RwSignal<Option<AccountId>>,
     /// Where the person is.
     pub route: RwSignal<Route>,
-    /// Contacts per account.
+    /// Contacts per account, sorted by address (see [`logic::roster_sorted`]).
     pub rosters: RwSignal<BTreeMap<AccountId, Vec<Contact>>>,
     /// Incoming subscription requests per account.
     pub requests: RwSignal<BTreeMap<AccountId, Vec<String>>>,
@@ -477,7 +477,13 @@ impl Store {
                 .account_error
                 .set(Some(AccountError::Registration { condition, text })),
             Event::Roster { account, contacts } => self.rosters.update(|r| {
-                r.insert(account, contacts);
+                r.insert(account, logic::roster_sorted(contacts));
+            }),
+            Event::RosterMore { account, contacts } => self.rosters.update(|r| {
+                let list = r.entry(account).or_default();
+                list.extend(contacts);
+                // The parts come in the worker's order: sorting the two runs is a merge.
+                *list = logic::roster_sorted(std::mem::take(list));
             }),
             Event::Contact { account, contact } => {
                 if matches!(
@@ -490,17 +496,12 @@ impl Store {
                         }
                     });
                 }
-                self.rosters.update(|r| {
-                    let list = r.entry(account).or_default();
-                    match list.iter_mut().find(|c| c.jid == contact.jid) {
-                        Some(existing) => *existing = contact,
-                        None => list.push(contact),
-                    }
-                });
+                self.rosters
+                    .update(|r| logic::roster_upsert(r.entry(account).or_default(), contact));
             }
             Event::ContactRemoved { account, jid } => self.rosters.update(|r| {
                 if let Some(list) = r.get_mut(&account) {
-                    list.retain(|c| c.jid != jid);
+                    logic::roster_remove(list, &jid);
                 }
             }),
             Event::SubscriptionRequest { account, jid, .. } => {

@@ -176,6 +176,114 @@ impl Mounted {
     }
 }
 
+/// A roster of 5 000: the list knows them all, puts only the rows in view in the page, keeps each
+/// row's place for assistive technology, scrolls to the last, follows presence, and searches.
+#[wasm_bindgen_test]
+async fn a_roster_of_five_thousand_renders_only_the_rows_in_view() {
+    let m = mount();
+    m.unlocked_with_alice_online().await;
+    // Sent in reverse order: the list sorts by address.
+    let contacts: Vec<Contact> = (0..5000)
+        .rev()
+        .map(|i| Contact {
+            jid: format!("c{i:05}@localhost"),
+            name: (i % 3 == 0).then(|| format!("Persona {i}")),
+            subscription: Subscription::Both,
+            pending_out: false,
+            presence: Presence::Offline,
+        })
+        .collect();
+    // In parts, as the worker sends a big roster.
+    let parts = Event::Roster {
+        account: alice(),
+        contacts,
+    }
+    .into_messages();
+    assert_eq!(parts.len(), 20);
+    for part in parts {
+        m.store.apply(part);
+    }
+    tick().await;
+    assert_eq!(m.attr("#contacts", "data-total").as_deref(), Some("5000"));
+    assert_eq!(m.text("#contacts-count"), "Contactos: 5000");
+    let rows = m.all("#contacts li.contact");
+    assert!(
+        (10..60).contains(&rows.len()),
+        "{} rows in the page",
+        rows.len()
+    );
+    assert_eq!(
+        rows[0].get_attribute("data-jid").as_deref(),
+        Some("c00000@localhost")
+    );
+    assert_eq!(rows[0].get_attribute("aria-posinset").as_deref(), Some("1"));
+    assert_eq!(
+        rows[0].get_attribute("aria-setsize").as_deref(),
+        Some("5000")
+    );
+    assert!(m.find("li.contact[data-jid='c04999@localhost']").is_none());
+
+    // Scrolled to the end, with the app's own stylesheet (which fixes the rows' height).
+    let document = web_sys::window().unwrap().document().unwrap();
+    let style = document.create_element("style").unwrap();
+    style.set_text_content(Some(include_str!("../../../web/candado.css")));
+    document.body().unwrap().append_child(&style).unwrap();
+    let list = m.get("#contacts-scroll").unchecked_into::<HtmlElement>();
+    assert!(list.client_height() > 0 && list.client_height() < list.scroll_height());
+    list.set_scroll_top(i32::MAX);
+    list.dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    tick().await;
+    let rows = m.all("#contacts li.contact");
+    assert!(rows.len() < 60, "{} rows in the page", rows.len());
+    style.remove();
+    let last = rows.last().unwrap();
+    assert_eq!(
+        last.get_attribute("data-jid").as_deref(),
+        Some("c04999@localhost")
+    );
+    assert_eq!(last.get_attribute("aria-posinset").as_deref(), Some("5000"));
+    assert!(m.find("li.contact[data-jid='c00000@localhost']").is_none());
+
+    // A presence change of a row in view shows at once.
+    m.apply(Event::Contact {
+        account: alice(),
+        contact: Contact {
+            jid: "c04998@localhost".into(),
+            name: None,
+            subscription: Subscription::Both,
+            pending_out: false,
+            presence: Presence::Available,
+        },
+    })
+    .await;
+    assert_eq!(
+        m.attr("li.contact[data-jid='c04998@localhost']", "data-presence")
+            .as_deref(),
+        Some("available")
+    );
+
+    // The search finds by name or address, from the top of the results.
+    m.type_in("#contact-search", "PERSONA 4998").await;
+    assert_eq!(m.attr("#contacts", "data-total").as_deref(), Some("0"));
+    assert_eq!(
+        m.text("#contacts li.empty"),
+        "Ningún contacto coincide con la búsqueda."
+    );
+    m.type_in("#contact-search", "persona 4995").await;
+    let found = m.all("#contacts li.contact");
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].get_attribute("data-jid").as_deref(),
+        Some("c04995@localhost")
+    );
+    assert_eq!(m.text("#contacts-count"), "Contactos: 1");
+    m.type_in("#contact-search", "c0004").await;
+    assert_eq!(m.attr("#contacts", "data-total").as_deref(), Some("10"));
+    m.type_in("#contact-search", "").await;
+    assert_eq!(m.attr("#contacts", "data-total").as_deref(), Some("5000"));
+}
+
 #[wasm_bindgen_test]
 async fn first_run_creates_the_vault_only_with_matching_passphrases() {
     let m = mount();

@@ -2,6 +2,7 @@
 //! the contacts with their presence, incoming requests, and adding a contact.
 
 use candado_api::{AccountId, AccountSetup, AccountState, Command, Contact, Presence};
+use leptos::ev::Event as DomEvent;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
@@ -79,6 +80,226 @@ fn AccountSwitch(store: Store) -> impl IntoView {
     }
 }
 
+/// The height of a row of the contact list in rem: `.contact-list .contact` in `candado.css`.
+const CONTACT_ROW_REM: f64 = 4.0;
+/// Rows rendered above and below the ones in view.
+const OVERSCAN: usize = 8;
+/// From this many contacts on, the list offers a search.
+const SEARCH_FROM: usize = 12;
+
+/// The root font size in pixels (rows are sized in rem, so they follow the person's text size).
+fn root_font_px() -> f64 {
+    web_sys::window()
+        .and_then(|w| {
+            let root = w.document()?.document_element()?;
+            w.get_computed_style(&root).ok().flatten()
+        })
+        .and_then(|style| style.get_property_value("font-size").ok())
+        .and_then(|size| size.trim_end_matches("px").parse().ok())
+        .unwrap_or(16.0)
+}
+
+/// The window's height in pixels: the most of the list that can ever be in view.
+fn window_height() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.inner_height().ok())
+        .and_then(|h| h.as_f64())
+        .unwrap_or(800.0)
+}
+
+/// The rows of the contact list that are in the page, and where they sit.
+#[derive(Clone, Debug, PartialEq)]
+struct ContactWindow {
+    /// Contacts shown (all, or those matching the search).
+    total: usize,
+    /// Rows above the first one rendered, and below the last.
+    before: usize,
+    after: usize,
+    /// The rendered rows: position among those shown (from 1) and the contact.
+    rows: Vec<(usize, Contact)>,
+}
+
+/// `#contacts`: the current account's contacts, sorted by address, with their presence. Only the
+/// rows in view (and a margin) are in the page, so a roster of thousands renders and scrolls as
+/// fast as one of ten; each row keeps its place in the list for assistive technology
+/// (`aria-posinset`, `aria-setsize`). Long rosters get a search by name or address.
+#[component]
+fn ContactList(store: Store) -> impl IntoView {
+    let scroll_top = RwSignal::new(0.0_f64);
+    let viewport = RwSignal::new(window_height());
+    let row_px = RwSignal::new(CONTACT_ROW_REM * root_font_px());
+    let search = RwSignal::new(String::new());
+    let size = move || {
+        let Some(id) = store.current.get() else {
+            return 0;
+        };
+        store.rosters.with(|r| r.get(&id).map_or(0, Vec::len))
+    };
+    // Positions (in the sorted roster) of the contacts matching the search; `None` without one.
+    let matching = Memo::new(move |_| -> Option<Vec<usize>> {
+        let needle = search.get().trim().to_lowercase();
+        if needle.is_empty() {
+            return None;
+        }
+        let id = store.current.get()?;
+        store.rosters.with(|r| {
+            let list = r.get(&id).map(Vec::as_slice).unwrap_or_default();
+            Some(
+                list.iter()
+                    .enumerate()
+                    .filter(|(_, c)| logic::contact_matches(c, &needle))
+                    .map(|(at, _)| at)
+                    .collect(),
+            )
+        })
+    });
+    let window = Memo::new(move |_| {
+        let id = store.current.get();
+        store.rosters.with(|r| {
+            let list = id
+                .and_then(|id| r.get(&id))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            matching.with(|m| {
+                let total = m.as_ref().map_or(list.len(), Vec::len);
+                let range = logic::visible_rows(
+                    scroll_top.get(),
+                    viewport.get(),
+                    row_px.get(),
+                    total,
+                    OVERSCAN,
+                );
+                let rows = range
+                    .clone()
+                    .filter_map(|k| {
+                        let at = m.as_ref().map_or(Some(k), |m| m.get(k).copied())?;
+                        Some((k + 1, list.get(at)?.clone()))
+                    })
+                    .collect();
+                ContactWindow {
+                    total,
+                    before: range.start,
+                    after: total - range.end,
+                    rows,
+                }
+            })
+        })
+    });
+    let on_scroll = move |ev: DomEvent| {
+        use wasm_bindgen::JsCast;
+        if let Some(list) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        {
+            scroll_top.set(f64::from(list.scroll_top()));
+        }
+        viewport.set(window_height());
+        row_px.set(CONTACT_ROW_REM * root_font_px());
+    };
+    // A new search starts at the top of its results.
+    let list_ref = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        search.track();
+        scroll_top.set(0.0);
+        if let Some(list) = list_ref.get_untracked() {
+            list.set_scroll_top(0);
+        }
+    });
+    let pad = move |rows: usize| format!("{}px", rows as f64 * row_px.get());
+    view! {
+        <Show when=move || { size() >= SEARCH_FROM }>
+            <label for="contact-search">{tr!(store, contacts_search_label)}</label>
+            <input
+                id="contact-search"
+                type="search"
+                autocapitalize="none"
+                spellcheck="false"
+                aria-controls="contacts"
+                bind:value=search
+            />
+            <p id="contacts-count" class="hint" aria-live="polite">
+                {move || {
+                    let n = window.with(|w| w.total).to_string();
+                    td_string!(store.locale(), contacts_count, n = n).to_string()
+                }}
+            </p>
+        </Show>
+        // The scroll area; the list inside it is as tall as all its rows, most of them padding.
+        <div id="contacts-scroll" class="contact-scroll" node_ref=list_ref on:scroll=on_scroll>
+            <ul
+                id="contacts"
+                class="plain contact-list"
+                data-total=move || window.with(|w| w.total)
+                style:padding-top=move || pad(window.with(|w| w.before))
+                style:padding-bottom=move || pad(window.with(|w| w.after))
+            >
+                <Show when=move || window.with(|w| w.total == 0)>
+                    <li class="empty">
+                        {move || {
+                            if size() == 0 {
+                                tr!(store, contacts_empty).into_any()
+                            } else {
+                                tr!(store, contacts_search_none).into_any()
+                            }
+                        }}
+                    </li>
+                </Show>
+                <For
+                    each=move || window.get().rows
+                    key=|(at, c)| (*at, c.clone())
+                    children=move |(at, c)| contact_row(store, c, at, move || window.with(|w| w.total))
+                />
+            </ul>
+        </div>
+    }
+}
+
+/// One row of the contact list, `at` (from 1) of `total()`.
+fn contact_row(
+    store: Store,
+    c: Contact,
+    at: usize,
+    total: impl Fn() -> usize + Send + Sync + 'static,
+) -> impl IntoView {
+    let jid = c.jid.clone();
+    let open = jid.clone();
+    let name = c.name.clone().filter(|n| !n.trim().is_empty());
+    let presence = c.presence;
+    view! {
+        <li
+            class="contact"
+            data-jid=jid.clone()
+            data-presence=presence_key(presence)
+            aria-posinset=at
+            aria-setsize=total
+        >
+            <span class="presence-dot" aria-hidden="true"></span>
+            <span class="who">
+                <span class="name" dir="auto">{name.clone().unwrap_or_else(|| jid.clone())}</span>
+                <span class="detail">
+                    <span class="presence">{move || presence_text(presence, store.locale())}</span>
+                    {c.pending_out.then(|| view! { <span class="pending">{tr!(store, pending_out)}</span> })}
+                    {name.is_some().then(|| view! { <span class="jid" dir="auto">{jid.clone()}</span> })}
+                </span>
+            </span>
+            <button
+                type="button"
+                class="contact-open"
+                aria-label=move || format!("{}: {}", td_string!(store.locale(), open_chat), open)
+                on:click={
+                    let jid = jid.clone();
+                    move |_| {
+                        store.command_error.set(None);
+                        store.route.set(Route::Chat(jid.clone()));
+                    }
+                }
+            >
+                {tr!(store, open_chat)}
+            </button>
+        </li>
+    }
+}
+
 /// `data-screen="contacts"`.
 #[component]
 pub fn Contacts(store: Store) -> impl IntoView {
@@ -134,16 +355,6 @@ pub fn Contacts(store: Store) -> impl IntoView {
         login_password.set(String::new());
     };
 
-    let contacts = move || -> Vec<Contact> {
-        let Some(id) = current() else {
-            return Vec::new();
-        };
-        let mut list = store
-            .rosters
-            .with(|r| r.get(&id).cloned().unwrap_or_default());
-        list.sort_by(|a, b| a.jid.cmp(&b.jid));
-        list
-    };
     let requests = move || -> Vec<String> {
         let Some(id) = current() else {
             return Vec::new();
@@ -297,48 +508,7 @@ pub fn Contacts(store: Store) -> impl IntoView {
         <super::invitations::Invitations store=store />
         <section class="card" aria-labelledby="contacts-title">
             <h2 id="contacts-title">{tr!(store, contacts_title)}</h2>
-            <ul id="contacts" class="plain">
-                {move || {
-                    let list = contacts();
-                    if list.is_empty() {
-                        return view! { <li class="empty">{tr!(store, contacts_empty)}</li> }.into_any();
-                    }
-                    list.into_iter()
-                        .map(|c| {
-                            let jid = c.jid.clone();
-                            let open = jid.clone();
-                            let name = c.name.clone().filter(|n| !n.trim().is_empty());
-                            let presence = c.presence;
-                            view! {
-                                <li class="contact" data-jid=jid.clone() data-presence=presence_key(presence)>
-                                    <span class="presence-dot" aria-hidden="true"></span>
-                                    <span class="who">
-                                        <span class="name" dir="auto">{name.unwrap_or_else(|| jid.clone())}</span>
-                                        <span class="jid" dir="auto">{jid.clone()}</span>
-                                        <span class="presence">{move || presence_text(presence, store.locale())}</span>
-                                        {c.pending_out.then(|| view! { <span class="pending">{tr!(store, pending_out)}</span> })}
-                                    </span>
-                                    <button
-                                        type="button"
-                                        class="contact-open"
-                                        aria-label=move || format!("{}: {}", td_string!(store.locale(), open_chat), open)
-                                        on:click={
-                                            let jid = jid.clone();
-                                            move |_| {
-                                                store.command_error.set(None);
-                                                store.route.set(Route::Chat(jid.clone()));
-                                            }
-                                        }
-                                    >
-                                        {tr!(store, open_chat)}
-                                    </button>
-                                </li>
-                            }
-                        })
-                        .collect_view()
-                        .into_any()
-                }}
-            </ul>
+            <ContactList store=store />
             <form class="inline-form" on:submit=add>
                 <label for="add-contact-jid">{tr!(store, add_contact_label)}</label>
                 <input
