@@ -6,7 +6,7 @@
 //! placeholder one language lacks stops the build. The tests here check the same files on every target.
 
 /// A language of the interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Lang {
     /// Spanish, the default for people whose browser prefers it.
     Es,

@@ -282,6 +282,13 @@ async fn a_roster_of_five_thousand_renders_only_the_rows_in_view() {
     assert_eq!(m.attr("#contacts", "data-total").as_deref(), Some("10"));
     m.type_in("#contact-search", "").await;
     assert_eq!(m.attr("#contacts", "data-total").as_deref(), Some("5000"));
+
+    // The rows' texts follow a change of language.
+    assert_eq!(m.text("#contacts li.contact .contact-open"), "Abrir chat");
+    m.store.lang.set(Lang::En);
+    tick().await;
+    assert_eq!(m.text("#contacts li.contact .contact-open"), "Open chat");
+    assert_eq!(m.text("#contacts li.contact .presence"), "offline");
 }
 
 #[wasm_bindgen_test]

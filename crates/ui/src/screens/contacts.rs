@@ -6,6 +6,7 @@ use leptos::ev::Event as DomEvent;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
+use crate::lang::Lang;
 use crate::logic::{self, Route};
 use crate::store::Store;
 use crate::texts::{self, td_string, Locale};
@@ -127,7 +128,10 @@ struct ContactWindow {
 fn ContactList(store: Store) -> impl IntoView {
     let scroll_top = RwSignal::new(0.0_f64);
     let viewport = RwSignal::new(window_height());
-    let row_px = RwSignal::new(CONTACT_ROW_REM * root_font_px());
+    // Until the first scroll, rows are taken to be 4 rem of 16 px: reading the real font size
+    // forces a style computation of the whole page, which the first rendering need not wait for.
+    let row_px = RwSignal::new(CONTACT_ROW_REM * 16.0);
+    let measured = StoredValue::new(false);
     let search = RwSignal::new(String::new());
     let size = move || {
         let Some(id) = store.current.get() else {
@@ -193,8 +197,16 @@ fn ContactList(store: Store) -> impl IntoView {
         {
             scroll_top.set(f64::from(list.scroll_top()));
         }
-        viewport.set(window_height());
-        row_px.set(CONTACT_ROW_REM * root_font_px());
+        // The font size is read again only when the window changes size (rotation, zoom).
+        let height = window_height();
+        if height != viewport.get_untracked() || !measured.get_value() {
+            measured.set_value(true);
+            viewport.set(height);
+            let row = CONTACT_ROW_REM * root_font_px();
+            if row != row_px.get_untracked() {
+                row_px.set(row);
+            }
+        }
     };
     // A new search starts at the top of its results.
     let list_ref = NodeRef::<leptos::html::Div>::new();
@@ -245,31 +257,32 @@ fn ContactList(store: Store) -> impl IntoView {
                     </li>
                 </Show>
                 <For
-                    each=move || window.get().rows
-                    key=|(at, c)| (*at, c.clone())
-                    children=move |(at, c)| contact_row(store, c, at, move || window.with(|w| w.total))
+                    each=move || {
+                        let (lang, total) = (store.lang.get(), window.with(|w| w.total));
+                        window.get().rows.into_iter().map(move |(at, c)| (lang, total, at, c))
+                    }
+                    key=|row| row.clone()
+                    children=move |(lang, total, at, c)| contact_row(store, lang, c, at, total)
                 />
             </ul>
         </div>
     }
 }
 
-/// One row of the contact list, `at` (from 1) of `total()`.
-fn contact_row(
-    store: Store,
-    c: Contact,
-    at: usize,
-    total: impl Fn() -> usize + Send + Sync + 'static,
-) -> impl IntoView {
+/// One row of the contact list, `at` (from 1) of `total`, in language `lang`. Its texts are
+/// fixed: a change of language, of the list's length or of the contact makes a new row (they are
+/// all in its key), so a row costs no reactive effects while the list scrolls.
+fn contact_row(store: Store, lang: Lang, c: Contact, at: usize, total: usize) -> impl IntoView {
+    let t = lang.locale();
     let jid = c.jid.clone();
-    let open = jid.clone();
     let name = c.name.clone().filter(|n| !n.trim().is_empty());
-    let presence = c.presence;
+    let open_label = format!("{}: {jid}", td_string!(t, open_chat));
+    let open = jid.clone();
     view! {
         <li
             class="contact"
             data-jid=jid.clone()
-            data-presence=presence_key(presence)
+            data-presence=presence_key(c.presence)
             aria-posinset=at
             aria-setsize=total
         >
@@ -277,24 +290,21 @@ fn contact_row(
             <span class="who">
                 <span class="name" dir="auto">{name.clone().unwrap_or_else(|| jid.clone())}</span>
                 <span class="detail">
-                    <span class="presence">{move || presence_text(presence, store.locale())}</span>
-                    {c.pending_out.then(|| view! { <span class="pending">{tr!(store, pending_out)}</span> })}
+                    <span class="presence">{presence_text(c.presence, t)}</span>
+                    {c.pending_out.then(|| view! { <span class="pending">{td_string!(t, pending_out)}</span> })}
                     {name.is_some().then(|| view! { <span class="jid" dir="auto">{jid.clone()}</span> })}
                 </span>
             </span>
             <button
                 type="button"
                 class="contact-open"
-                aria-label=move || format!("{}: {}", td_string!(store.locale(), open_chat), open)
-                on:click={
-                    let jid = jid.clone();
-                    move |_| {
-                        store.command_error.set(None);
-                        store.route.set(Route::Chat(jid.clone()));
-                    }
+                aria-label=open_label
+                on:click=move |_| {
+                    store.command_error.set(None);
+                    store.route.set(Route::Chat(open.clone()));
                 }
             >
-                {tr!(store, open_chat)}
+                {td_string!(t, open_chat)}
             </button>
         </li>
     }
