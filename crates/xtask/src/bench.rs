@@ -1,4 +1,4 @@
-//! `cargo xtask bench [size] [vault]`: figures, never pass/fail. Prints one table (figure, Candado, anchor,
+//! `cargo xtask bench [size] [otr] [vault] [scale]`: figures, never pass/fail. Prints one table (figure, Candado, anchor,
 //! ratio) and writes the same rows to `target/bench/latest.json` so figures can be compared across commits.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use candado_harness::workspace_root;
 use crate::tools::{self, cargo};
 
 /// The benchmarks, in the order a full run takes them.
-const BENCHES: &[&str] = &["size", "otr", "vault"];
+const BENCHES: &[&str] = &["size", "otr", "vault", "scale"];
 
 /// One figure.
 #[derive(Debug)]
@@ -57,6 +57,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             "size" => rows.extend(size(&path)?),
             "otr" => rows.extend(otr(&path)?),
             "vault" => rows.extend(vault(&path)?),
+            "scale" => rows.extend(scale(&path)?),
             _ => {}
         }
     }
@@ -344,6 +345,106 @@ fn otr(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
                 field(line, "t").trim_start_matches('-').to_string(),
             ));
         }
+    }
+    Ok(rows)
+}
+
+/// Big rosters in the real app (`tests/e2e/examples/scale_bench.rs`): the release `dist/` in headless
+/// Chromium under mobile emulation against a real Prosody, with 2 000 and 5 000 contacts. Anchors:
+/// Converse.js measured under the same emulation with 2 000 contacts (issue #8), and the targets.
+fn scale(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
+    let dist = crate::dist::build(path, &workspace_root().join("dist"))?;
+    let lines = bench_lines(
+        Command::new(cargo())
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "candado-e2e",
+                "--example",
+                "scale_bench",
+            ])
+            .env("PATH", path)
+            .env("CANDADO_DIST", &dist)
+            .current_dir(workspace_root()),
+    )?;
+    let mut rows = Vec::new();
+    for line in lines.iter().filter(|l| field(l, "name") == "scale_roster") {
+        let n = field(line, "contacts");
+        let number = |key: &str| field(line, key).parse::<f64>().unwrap_or(f64::NAN);
+        let converse = n == "2000";
+        let figure = |what: &str| format!("scale: {n} contacts, {what}");
+        let mut login = Row::new(
+            figure("login to rendered roster (ms)"),
+            field(line, "login_to_roster_ms"),
+        );
+        if converse {
+            login = login.against(
+                "37000 (Converse.js)",
+                number("login_to_roster_ms") / 37_000.0,
+            );
+        }
+        let mut longest = Row::new(
+            figure("longest main-thread task, login to 5 s after the roster (ms)"),
+            field(line, "longest_task_ms"),
+        );
+        if converse {
+            longest = longest.against("32000 (Converse.js)", number("longest_task_ms") / 32_000.0);
+        }
+        let heap = number("js_heap_mb") + number("wasm_mb");
+        let mut heap_row = Row::new(
+            figure("page heap, JS + wasm (MB)"),
+            format!(
+                "{heap:.1} ({} + {})",
+                field(line, "js_heap_mb"),
+                field(line, "wasm_mb")
+            ),
+        );
+        if converse {
+            heap_row = heap_row.against("214.0 (Converse.js)", heap / 214.0);
+        }
+        rows.extend([
+            login,
+            Row::new(figure("rows in the page"), field(line, "rows_rendered")),
+            Row::new(
+                figure("main-thread tasks over 50 ms, login to 5 s after the roster (target 0)"),
+                field(line, "longtasks"),
+            ),
+            longest,
+            Row::new(
+                figure("main-thread tasks over 50 ms while scrolling / longest (ms)"),
+                format!(
+                    "{} / {}",
+                    field(line, "scroll_longtasks"),
+                    field(line, "scroll_longest_task_ms")
+                ),
+            ),
+            Row::new(
+                figure("frames scrolled top to bottom / over 50 ms (target 0)"),
+                format!(
+                    "{} / {}",
+                    field(line, "frames"),
+                    field(line, "frames_over_50ms")
+                ),
+            ),
+            Row::new(
+                figure("scroll frame p95 / worst (ms)"),
+                format!(
+                    "{} / {}",
+                    field(line, "p95_frame_ms"),
+                    field(line, "worst_frame_ms")
+                ),
+            ),
+            heap_row,
+            Row::new(
+                figure("vault creation: main-thread tasks over 50 ms / longest (ms)"),
+                format!(
+                    "{} / {}",
+                    field(line, "vault_longtasks"),
+                    field(line, "vault_longest_task_ms")
+                ),
+            ),
+        ]);
     }
     Ok(rows)
 }
