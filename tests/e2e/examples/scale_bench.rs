@@ -258,7 +258,7 @@ async fn measure(n: usize) {
         .await;
     let handlers = p
         .script(
-            "return window.__bench.handlers.filter(h => h[1] > 10).map(h => [Math.round(h[0] - arguments[0]), Math.round(h[1]), h[2], h[3]]);",
+            "return window.__bench.handlers.filter(h => h[1] > 10 || (h[0] > arguments[0] && h[0] < arguments[0] + 1500)).map(h => [Math.round(h[0] - arguments[0]), Math.round(h[1]), h[2], h[3]]);",
             vec![json!(t0)],
         )
         .await;
@@ -275,7 +275,7 @@ async fn measure(n: usize) {
             vec![json!(t0)],
         )
         .await;
-    eprintln!("{n} contacts: worker messages handled in over 10 ms (ms after the click, ms, kind, length): {handlers}");
+    eprintln!("{n} contacts: worker messages handled in over 10 ms or in the 1.5 s after the click (ms after the click, ms, kind, length): {handlers}");
     eprintln!("{n} contacts: worker messages after the click by kind (count, total ms, longest ms): {kinds}");
     eprintln!(
         "{n} contacts: long tasks after login (start ms after the click, duration): {:?}; list (scrollHeight, clientHeight, scrollTop, padding): {shape}",

@@ -210,11 +210,15 @@ fn ContactList(store: Store) -> impl IntoView {
     };
     // A new search starts at the top of its results.
     let list_ref = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
+    Effect::new(move |first: Option<()>| {
         search.track();
-        scroll_top.set(0.0);
-        if let Some(list) = list_ref.get_untracked() {
-            list.set_scroll_top(0);
+        // Not on the first run: the list starts at the top, and setting `scrollTop` forces a
+        // layout of the whole page just as the screen appears.
+        if first.is_some() {
+            scroll_top.set(0.0);
+            if let Some(list) = list_ref.get_untracked() {
+                list.set_scroll_top(0);
+            }
         }
     });
     let pad = move |rows: usize| format!("{}px", rows as f64 * row_px.get());
