@@ -59,25 +59,7 @@ async fn main() {
     warm.close().await;
 
     let p = Person::start("load", "es-AR", "una frase larga de prueba 1").await;
-    p.cdp(
-        "Page.addScriptToEvaluateOnNewDocument",
-        json!({ "source": INSTRUMENT }),
-    )
-    .await;
-    p.cdp(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 360, "height": 740, "deviceScaleFactor": 2, "mobile": true }),
-    )
-    .await;
-    p.cdp("Emulation.setCPUThrottlingRate", json!({ "rate": 4 }))
-        .await;
-    p.cdp("Network.enable", json!({})).await;
-    p.cdp(
-        "Network.emulateNetworkConditions",
-        json!({ "offline": false, "latency": 150, "downloadThroughput": 200_000,
-                "uploadThroughput": 93_750 }),
-    )
-    .await;
+    p.emulate_slow_phone(INSTRUMENT).await;
 
     // First visit: an empty profile, on the first-run screen. The selector to wait for travels
     // in sessionStorage, which the instrument reads from the first frame on.

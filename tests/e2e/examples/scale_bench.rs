@@ -135,25 +135,7 @@ async fn measure(n: usize) {
     )
     .await;
 
-    p.cdp(
-        "Page.addScriptToEvaluateOnNewDocument",
-        json!({ "source": INSTRUMENT }),
-    )
-    .await;
-    p.cdp(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 360, "height": 740, "deviceScaleFactor": 2, "mobile": true }),
-    )
-    .await;
-    p.cdp("Emulation.setCPUThrottlingRate", json!({ "rate": 4 }))
-        .await;
-    p.cdp("Network.enable", json!({})).await;
-    p.cdp(
-        "Network.emulateNetworkConditions",
-        json!({ "offline": false, "latency": 150, "downloadThroughput": 200_000,
-                "uploadThroughput": 93_750 }),
-    )
-    .await;
+    p.emulate_slow_phone(INSTRUMENT).await;
     p.cdp("Performance.enable", json!({})).await;
     p.open(&server.url()).await;
 
@@ -278,7 +260,7 @@ async fn measure(n: usize) {
     eprintln!("{n} contacts: worker messages handled in over 10 ms or in the 1.5 s after the click (ms after the click, ms, kind, length): {handlers}");
     eprintln!("{n} contacts: worker messages after the click by kind (count, total ms, longest ms): {kinds}");
     eprintln!(
-        "{n} contacts: long tasks after login (start ms after the click, duration): {:?}; list (scrollHeight, clientHeight, scrollTop, padding): {shape}",
+        "{n} contacts: long tasks after login (start ms after the click, duration): {:?}; list (scrollHeight, clientHeight, scrollTop, padding top and bottom, max-height, overflow-y, window height, class): {shape}",
         tasks
             .iter()
             .filter(|(start, _)| *start >= t0)

@@ -281,6 +281,32 @@ impl Person {
         }
     }
 
+    /// Emulates the slow phone of issue #8 from the next page on: 360×740 at 2×, CPU 4× slower,
+    /// 150 ms round trips, 1.6 Mbit/s down and 750 kbit/s up. `script` runs in every page before
+    /// its own scripts (the benchmarks' observers).
+    pub async fn emulate_slow_phone(&self, script: &str) {
+        use serde_json::json;
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": script }),
+        )
+        .await;
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 360, "height": 740, "deviceScaleFactor": 2, "mobile": true }),
+        )
+        .await;
+        self.cdp("Emulation.setCPUThrottlingRate", json!({ "rate": 4 }))
+            .await;
+        self.cdp("Network.enable", json!({})).await;
+        self.cdp(
+            "Network.emulateNetworkConditions",
+            json!({ "offline": false, "latency": 150, "downloadThroughput": 200_000,
+                    "uploadThroughput": 93_750 }),
+        )
+        .await;
+    }
+
     /// Ends the browser.
     pub async fn close(self) {
         self.browser.close().await;
