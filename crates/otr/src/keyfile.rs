@@ -564,7 +564,7 @@ fn pair(name: &[u8], value: Sexp) -> Sexp {
 
 /// Write a libotr private key file with these accounts, byte-for-byte as libotr 4.1
 /// writes it. The text contains secret keys.
-pub fn write_private_keys(entries: &[PrivateKeyEntry]) -> Zeroizing<String> {
+pub fn write_private_keys(entries: &[PrivateKeyEntry]) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(b"(privkeys\n".to_vec());
     for entry in entries {
         let wire = entry.key.public_key().to_wire();
@@ -590,8 +590,9 @@ pub fn write_private_keys(entries: &[PrivateKeyEntry]) -> Zeroizing<String> {
         out.extend_from_slice(b" )\n");
     }
     out.extend_from_slice(b")\n");
-    // Everything written is ASCII or comes from the UTF-8 names.
-    Zeroizing::new(String::from_utf8_lossy(&out).into_owned())
+    // Not always UTF-8: like libgcrypt, a number whose bytes are all printable in Latin-1 is
+    // written as a quoted string of those bytes.
+    out
 }
 
 #[cfg(test)]
@@ -608,10 +609,21 @@ mod tests {
         assert_eq!(entries[0].account, "bob");
         assert_eq!(entries[0].protocol, "xmpp");
         assert_eq!(
-            write_private_keys(&entries).as_str(),
-            LIBOTR_FILE,
+            write_private_keys(&entries).as_slice(),
+            LIBOTR_FILE.as_bytes(),
             "our writer reproduces libotr's bytes"
         );
+    }
+
+    /// A file libotr 4.1.1 wrote in an interop run, whose secret `x` happened to be all bytes
+    /// libgcrypt prints as text (Latin-1, not UTF-8), so it wrote a quoted string.
+    #[test]
+    fn a_latin1_quoted_secret_round_trips_byte_for_byte() {
+        let file = include_bytes!("../testdata/libotr-latin1-x.key");
+        assert!(file.iter().any(|b| *b > 0x7f), "the vector holds Latin-1 bytes");
+        let entries = read_private_keys(file).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(write_private_keys(&entries).as_slice(), &file[..]);
     }
 
     #[test]
@@ -656,7 +668,10 @@ mod tests {
             entries[0].key.public_key().fingerprint(),
             original[0].key.public_key().fingerprint()
         );
-        assert_eq!(write_private_keys(&entries).as_str(), LIBOTR_FILE);
+        assert_eq!(
+            write_private_keys(&entries).as_slice(),
+            LIBOTR_FILE.as_bytes()
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn we_read_what_libotr_wrote_and_write_the_same_bytes() {
     );
     assert_eq!(entries[0].key.public_key().fingerprint().0, fp);
     assert_eq!(
-        write_private_keys(&entries).as_bytes(),
+        write_private_keys(&entries).as_slice(),
         &file[..],
         "our writer reproduces libotr's file byte for byte"
     );
@@ -84,7 +84,7 @@ fn libotr_reads_what_we_wrote_and_rewrites_it_identically() {
     });
     let ours = write_private_keys(&entries);
     let path = temp_path("ours.key");
-    std::fs::write(&path, ours.as_bytes()).expect("write");
+    std::fs::write(&path, ours.as_slice()).expect("write");
 
     // libotr loads our file: same fingerprints for every account.
     let mut lib = LibOtr::spawn();
@@ -135,7 +135,7 @@ fn libotr_reads_what_we_wrote_and_rewrites_it_identically() {
     // libotr (libgcrypt) spelled the odd names (quoted, escaped) and the values exactly
     // as our writer does.
     assert_eq!(
-        write_private_keys(&reread).as_bytes(),
+        write_private_keys(&reread).as_slice(),
         &file[..],
         "libotr's file:\n{}",
         String::from_utf8_lossy(&file)
