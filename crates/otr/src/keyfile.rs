@@ -620,7 +620,10 @@ mod tests {
     #[test]
     fn a_latin1_quoted_secret_round_trips_byte_for_byte() {
         let file = include_bytes!("../testdata/libotr-latin1-x.key");
-        assert!(file.iter().any(|b| *b > 0x7f), "the vector holds Latin-1 bytes");
+        assert!(
+            file.iter().any(|b| *b > 0x7f),
+            "the vector holds Latin-1 bytes"
+        );
         let entries = read_private_keys(file).unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(write_private_keys(&entries).as_slice(), &file[..]);
