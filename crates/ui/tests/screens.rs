@@ -206,6 +206,10 @@ async fn a_roster_of_five_thousand_renders_only_the_rows_in_view() {
     tick().await;
     assert_eq!(m.attr("#contacts", "data-total").as_deref(), Some("5000"));
     assert_eq!(m.text("#contacts-count"), "Contactos: 5000");
+    assert_eq!(
+        m.attr("#contacts-count", "aria-live").as_deref(),
+        Some("off")
+    );
     let rows = m.all("#contacts li.contact");
     assert!(
         (10..60).contains(&rows.len()),
@@ -278,6 +282,10 @@ async fn a_roster_of_five_thousand_renders_only_the_rows_in_view() {
         Some("c04995@localhost")
     );
     assert_eq!(m.text("#contacts-count"), "Contactos: 1");
+    assert_eq!(
+        m.attr("#contacts-count", "aria-live").as_deref(),
+        Some("polite")
+    );
     m.type_in("#contact-search", "c0004").await;
     assert_eq!(m.attr("#contacts", "data-total").as_deref(), Some("10"));
     m.type_in("#contact-search", "").await;

@@ -170,14 +170,15 @@ async fn the_worker_creates_locks_and_unlocks_the_vault() {
         passphrase: "una frase larga de prueba".into(),
     })
     .unwrap();
+    // The saved accounts (none) are a message of their own, after the vault's state: wait for
+    // both (a timeout fails the test).
     wait_until(&events, |ev| {
         vault_states(ev).contains(&VaultState::Unlocked)
+            && ev
+                .iter()
+                .any(|e| matches!(e, Event::SavedAccounts { accounts } if accounts.is_empty()))
     })
     .await;
-    assert!(events
-        .borrow()
-        .iter()
-        .any(|e| matches!(e, Event::SavedAccounts { accounts } if accounts.is_empty())));
 
     link.send(&Command::Lock).unwrap();
     wait_until(&events, |ev| {

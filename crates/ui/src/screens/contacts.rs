@@ -233,7 +233,12 @@ fn ContactList(store: Store) -> impl IntoView {
                 aria-controls="contacts"
                 bind:value=search
             />
-            <p id="contacts-count" class="hint" aria-live="polite">
+            // Announced while a search narrows the list, not while a big roster arrives in parts.
+            <p
+                id="contacts-count"
+                class="hint"
+                aria-live=move || if search.with(|s| s.trim().is_empty()) { "off" } else { "polite" }
+            >
                 {move || {
                     let n = window.with(|w| w.total).to_string();
                     td_string!(store.locale(), contacts_count, n = n).to_string()
