@@ -1,4 +1,4 @@
-//! `cargo xtask bench [size] [load] [otr] [vault] [scale]`: figures, never pass/fail. Prints one table (figure, Candado, anchor,
+//! `cargo xtask bench [size] [load] [otr] [vault] [scale] [chat]`: figures, never pass/fail. Prints one table (figure, Candado, anchor,
 //! ratio) and writes the same rows to `target/bench/latest.json` so figures can be compared across commits.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use candado_harness::workspace_root;
 use crate::tools::{self, cargo};
 
 /// The benchmarks, in the order a full run takes them.
-const BENCHES: &[&str] = &["size", "load", "otr", "vault", "scale"];
+const BENCHES: &[&str] = &["size", "load", "otr", "vault", "scale", "chat"];
 
 /// One figure.
 #[derive(Debug)]
@@ -59,6 +59,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             "vault" => rows.extend(vault(&path)?),
             "scale" => rows.extend(scale(&path)?),
             "load" => rows.extend(load(&path)?),
+            "chat" => rows.extend(chat(&path)?),
             _ => {}
         }
     }
@@ -485,6 +486,39 @@ fn scale(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
                 ),
             ),
         ]);
+    }
+    Ok(rows)
+}
+
+/// Long tasks while people chat (`tests/e2e/examples/chat_bench.rs`): alice's app under mobile
+/// emulation through first run, 5 000 kept messages arriving, unlock, opening that chat, a burst of
+/// 200 messages, the AKE and SMP with bob's app. Target (issue #8): no task over 50 ms.
+fn chat(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
+    let lines = e2e_example(path, "chat_bench")?;
+    let mut rows = Vec::new();
+    for line in lines.iter().filter(|l| field(l, "name") == "chat") {
+        let what = match field(line, "phase") {
+            "first_run" => "first run: vault, registration, OTR key".to_string(),
+            "receive_kept" => format!(
+                "{} messages arriving, chat closed (history kept)",
+                field(line, "messages")
+            ),
+            "unlock" => "unlock, to the account online".to_string(),
+            "open_kept_chat" => "opening the chat with its kept history".to_string(),
+            "burst_200" => "a burst of 200 messages, chat open".to_string(),
+            "ake" => "starting a private conversation (AKE)".to_string(),
+            "smp" => "verifying with a question (SMP)".to_string(),
+            other => other.to_string(),
+        };
+        rows.push(Row::new(
+            format!("chat: {what}: ms / tasks over 50 ms (target 0) / longest (ms)"),
+            format!(
+                "{} / {} / {}",
+                field(line, "ms"),
+                field(line, "longtasks"),
+                field(line, "longest_task_ms")
+            ),
+        ));
     }
     Ok(rows)
 }

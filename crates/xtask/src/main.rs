@@ -6,7 +6,7 @@
 //!   with one line `N passed, N failed`.
 //! - `cargo xtask dist [--out DIR] [--check-reproducible]`: the release `dist/` as it ships (hashed boot script, integrity on every
 //!   reference, manifest, icons, service worker, `SHA256SUMS`).
-//! - `cargo xtask bench [size] [otr] [vault]`: print figures (never pass/fail).
+//! - `cargo xtask bench [size] [load] [otr] [vault] [scale] [chat]`: print figures (never pass/fail).
 //! - `cargo xtask fuzz [--minutes N] [TARGET…]`: run the libFuzzer targets (10 minutes each by default),
 //!   growing the committed corpus; not part of `test`.
 
@@ -28,7 +28,9 @@ usage: cargo xtask <command>
   dist [--out DIR] [--check-reproducible]
                                the release dist/ with manifest, service worker and SHA256SUMS;
                                with the flag, build again from source and compare
-  bench [size] [otr] [vault]   print figures: first-load size, OTR and Argon2id native vs browser
+  bench [size] [load] [otr] [vault] [scale] [chat]
+                               print figures: first-load size and time, OTR and Argon2id native vs
+                               browser, big rosters, long tasks while chatting
   fuzz [--minutes N] [TARGET...]
                                run the fuzz targets N minutes each (default 10), growing fuzz/corpus
 ";

@@ -13,57 +13,14 @@
 //!
 //! Prints one `BENCH scale_roster contacts=N key=value…` line per size. Figures, not a test.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use candado_e2e::bench::{
+    between, long_tasks, mark, number, start_profile, stop_profile, wait_for, INSTRUMENT,
+};
 use candado_e2e::{serve_app, Person};
 use candado_harness::{fresh_dir, Prosody};
 use serde_json::json;
-
-/// Installed before the app's own scripts: a long-task observer, and a note of every
-/// WebAssembly memory the page instantiates.
-const INSTRUMENT: &str = r#"
-window.__bench = { longtasks: [], memories: [], handlers: [] };
-// Each message from the runtime worker: when, how long the app's handler took (rendering runs
-// after it, in the same task), the event's kind and the message's length.
-const onmessage = Object.getOwnPropertyDescriptor(Worker.prototype, 'onmessage');
-Object.defineProperty(Worker.prototype, 'onmessage', {
-  configurable: true,
-  get: onmessage.get,
-  set(handler) {
-    onmessage.set.call(this, handler && function (ev) {
-      const start = performance.now();
-      const result = handler.call(this, ev);
-      const data = typeof ev.data === 'string' ? ev.data : '';
-      const kind = (data.match(/"type":"([a-z_]+)"/) || [])[1] || '?';
-      window.__bench.handlers.push([start, performance.now() - start, kind, data.length]);
-      return result;
-    });
-  },
-});
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) window.__bench.longtasks.push([e.startTime, e.duration]);
-}).observe({ type: 'longtask', buffered: true });
-// Long animation frames: where a slow frame's time went (scripts, then style and layout).
-window.__bench.loafs = [];
-try {
-  new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const scripts = e.scripts.map((s) => [s.invoker, Math.round(s.duration), Math.round(s.forcedStyleAndLayoutDuration)]);
-      window.__bench.loafs.push([e.startTime, e.duration, e.renderStart ? e.startTime + e.duration - e.renderStart : 0,
-        e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0, scripts]);
-    }
-  }).observe({ type: 'long-animation-frame', buffered: true });
-} catch (_) {}
-for (const name of ['instantiateStreaming', 'instantiate']) {
-  const original = WebAssembly[name];
-  WebAssembly[name] = async function (...args) {
-    const result = await original.apply(this, args);
-    const instance = result.instance || result;
-    if (instance.exports && instance.exports.memory) window.__bench.memories.push(instance.exports.memory);
-    return result;
-  };
-}
-"#;
 
 /// Logs in, then marks the first frame where the contact list holds `arguments[0]` contacts
 /// (its `data-total`, or its rows when it renders them all).
@@ -155,10 +112,7 @@ async fn measure(n: usize) {
     // CANDADO_SCALE_PROFILE=login profiles from the login click, `=after` once the roster shows.
     let profile = std::env::var("CANDADO_SCALE_PROFILE").unwrap_or_default();
     if profile == "login" {
-        p.cdp("Profiler.enable", json!({})).await;
-        p.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))
-            .await;
-        p.cdp("Profiler.start", json!({})).await;
+        start_profile(&p).await;
     }
     p.script(LOGIN_AND_WATCH, vec![json!(n)]).await;
     let t0 = number(&p, "t0").await;
@@ -166,16 +120,12 @@ async fn measure(n: usize) {
     let login_ms = login_ms.map(|t1| t1 - t0);
     let rows = number(&p, "rows").await;
     if profile == "after" {
-        p.cdp("Profiler.enable", json!({})).await;
-        p.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))
-            .await;
-        p.cdp("Profiler.start", json!({})).await;
+        start_profile(&p).await;
     }
     if !profile.is_empty() {
         // Let the work that follows the first rendering finish, then print where the time went.
         tokio::time::sleep(Duration::from_secs(5)).await;
-        let stopped = p.cdp("Profiler.stop", json!({})).await;
-        print_profile(&stopped["profile"]);
+        stop_profile(&p).await;
     }
 
     let (scroll, frames) = if login_ms.is_some() {
@@ -196,27 +146,15 @@ async fn measure(n: usize) {
     } else {
         ("none".to_string(), Vec::new())
     };
-    let tasks: Vec<(f64, f64)> = p
-        .script("return window.__bench.longtasks;", vec![])
-        .await
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| Some((t[0].as_f64()?, t[1].as_f64()?)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let between = |from: f64, to: f64| -> Vec<f64> {
-        tasks
-            .iter()
-            .filter(|(start, _)| *start >= from && *start < to)
-            .map(|(_, d)| *d)
-            .collect()
-    };
+    let tasks = long_tasks(&p).await;
     let scroll0 = number(&p, "scroll0").await;
-    let after_login = between(t0, scroll0);
-    let scrolling = between(scroll0, f64::INFINITY);
-    let vault = between(number(&p, "vault0").await, number(&p, "vault1").await);
+    let after_login = between(&tasks, t0, scroll0);
+    let scrolling = between(&tasks, scroll0, f64::INFINITY);
+    let vault = between(
+        &tasks,
+        number(&p, "vault0").await,
+        number(&p, "vault1").await,
+    );
     let metrics = p.cdp("Performance.getMetrics", json!({})).await;
     let js_heap = metrics["metrics"]
         .as_array()
@@ -297,77 +235,6 @@ async fn measure(n: usize) {
         scrolling.iter().copied().fold(0.0, f64::max),
     );
     p.close().await;
-}
-
-/// Prints the 30 functions with the most self time in a DevTools CPU profile (to stderr).
-fn print_profile(profile: &serde_json::Value) {
-    let nodes = profile["nodes"].as_array().cloned().unwrap_or_default();
-    let samples = profile["samples"].as_array().cloned().unwrap_or_default();
-    let deltas = profile["timeDeltas"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut name_of = std::collections::HashMap::new();
-    for node in &nodes {
-        let frame = &node["callFrame"];
-        let url = frame["url"].as_str().unwrap_or("");
-        let file = url.rsplit('/').next().unwrap_or("");
-        name_of.insert(
-            node["id"].as_i64().unwrap_or(-1),
-            format!("{} ({file})", frame["functionName"].as_str().unwrap_or("?")),
-        );
-    }
-    let mut self_ms: std::collections::HashMap<String, f64> = Default::default();
-    for (sample, delta) in samples.iter().zip(deltas.iter().skip(1)) {
-        let name = name_of
-            .get(&sample.as_i64().unwrap_or(-1))
-            .cloned()
-            .unwrap_or_default();
-        *self_ms.entry(name).or_default() += delta.as_f64().unwrap_or(0.0) / 1000.0;
-    }
-    let mut top: Vec<_> = self_ms.into_iter().collect();
-    top.sort_by(|a, b| b.1.total_cmp(&a.1));
-    for (name, ms) in top.into_iter().take(30) {
-        eprintln!("profile: {ms:8.1} ms  {name}");
-    }
-}
-
-/// Notes the page's clock as `window.__bench[key]`.
-async fn mark(p: &Person, key: &str) {
-    p.script(
-        "window.__bench[arguments[0]] = performance.now();",
-        vec![json!(key)],
-    )
-    .await;
-}
-
-/// Polls `window.__bench[key]` until it is a number; `None` after `limit`.
-async fn wait_for(p: &Person, key: &str, limit: Duration) -> Option<f64> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(v) = p
-            .script(
-                "return window.__bench[arguments[0]] ?? null;",
-                vec![json!(key)],
-            )
-            .await
-            .as_f64()
-        {
-            return Some(v);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    None
-}
-
-async fn number(p: &Person, key: &str) -> f64 {
-    p.script(
-        "return window.__bench[arguments[0]] ?? null;",
-        vec![json!(key)],
-    )
-    .await
-    .as_f64()
-    .unwrap_or(f64::NAN)
 }
 
 /// Writes Prosody's internal storage directly: `user`'s roster of `n` contacts, each contact an

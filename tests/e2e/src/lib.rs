@@ -27,6 +27,7 @@ pub struct Person {
     label: String,
     passphrase: String,
     shots: std::sync::atomic::AtomicU32,
+    no_shots: std::sync::atomic::AtomicBool,
 }
 
 /// How long a step may take (a first login generates an OTR key; SMP takes a few seconds in wasm).
@@ -54,6 +55,7 @@ impl Person {
             label: label.to_string(),
             passphrase: passphrase.to_string(),
             shots: std::sync::atomic::AtomicU32::new(0),
+            no_shots: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -72,8 +74,18 @@ impl Person {
         self.browser.client.refresh().await.unwrap();
     }
 
+    /// From now on, [`Person::shot`] saves nothing (a failure still does): a benchmark's figures must
+    /// not hold the time the browser spends on screenshots.
+    pub fn stop_screenshots(&self) {
+        self.no_shots
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Saves `target/e2e/<label>-NN-<step>.png`.
     pub async fn shot(&self, step: &str) {
+        if step != "FAILED" && self.no_shots.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let n = self
             .shots
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -386,6 +398,168 @@ pub fn csp_violations(server: &candado_harness::StaticServer) -> Vec<String> {
         .into_iter()
         .filter(|line| line.contains(CSP_REPORT_PATH))
         .collect()
+}
+
+/// What the benchmarks (`tests/e2e/examples/*_bench.rs`, run by `cargo xtask bench`) share: the
+/// page instrumentation and the marks they measure between.
+pub mod bench {
+    use std::time::{Duration, Instant};
+
+    use super::Person;
+    use serde_json::json;
+
+    /// Installed before the app's own scripts: a long-task observer, and a note of every
+    /// WebAssembly memory the page instantiates.
+    pub const INSTRUMENT: &str = r#"
+    window.__bench = { longtasks: [], memories: [], handlers: [] };
+    // Each message from the runtime worker: when, how long the app's handler took (rendering runs
+    // after it, in the same task), the event's kind and the message's length.
+    const onmessage = Object.getOwnPropertyDescriptor(Worker.prototype, 'onmessage');
+    Object.defineProperty(Worker.prototype, 'onmessage', {
+      configurable: true,
+      get: onmessage.get,
+      set(handler) {
+        onmessage.set.call(this, handler && function (ev) {
+          const start = performance.now();
+          const result = handler.call(this, ev);
+          const data = typeof ev.data === 'string' ? ev.data : '';
+          const kind = (data.match(/"type":"([a-z_]+)"/) || [])[1] || '?';
+          window.__bench.handlers.push([start, performance.now() - start, kind, data.length]);
+          return result;
+        });
+      },
+    });
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__bench.longtasks.push([e.startTime, e.duration]);
+    }).observe({ type: 'longtask', buffered: true });
+    // Long animation frames: where a slow frame's time went (scripts, then style and layout).
+    window.__bench.loafs = [];
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          const scripts = e.scripts.map((s) => [s.invoker, Math.round(s.duration), Math.round(s.forcedStyleAndLayoutDuration)]);
+          window.__bench.loafs.push([e.startTime, e.duration, e.renderStart ? e.startTime + e.duration - e.renderStart : 0,
+            e.styleAndLayoutStart ? e.startTime + e.duration - e.styleAndLayoutStart : 0, scripts]);
+        }
+      }).observe({ type: 'long-animation-frame', buffered: true });
+    } catch (_) {}
+    for (const name of ['instantiateStreaming', 'instantiate']) {
+      const original = WebAssembly[name];
+      WebAssembly[name] = async function (...args) {
+        const result = await original.apply(this, args);
+        const instance = result.instance || result;
+        if (instance.exports && instance.exports.memory) window.__bench.memories.push(instance.exports.memory);
+        return result;
+      };
+    }
+    "#;
+
+    /// Notes the page's clock as `window.__bench[key]`.
+    pub async fn mark(p: &Person, key: &str) {
+        p.script(
+            "window.__bench[arguments[0]] = performance.now();",
+            vec![json!(key)],
+        )
+        .await;
+    }
+
+    /// Polls `window.__bench[key]` until it is a number; `None` after `limit`.
+    pub async fn wait_for(p: &Person, key: &str, limit: Duration) -> Option<f64> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(v) = p
+                .script(
+                    "return window.__bench[arguments[0]] ?? null;",
+                    vec![json!(key)],
+                )
+                .await
+                .as_f64()
+            {
+                return Some(v);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        None
+    }
+
+    pub async fn number(p: &Person, key: &str) -> f64 {
+        p.script(
+            "return window.__bench[arguments[0]] ?? null;",
+            vec![json!(key)],
+        )
+        .await
+        .as_f64()
+        .unwrap_or(f64::NAN)
+    }
+
+    /// Prints the 30 functions with the most self time in a DevTools CPU profile (to stderr).
+    pub fn print_profile(profile: &serde_json::Value) {
+        let nodes = profile["nodes"].as_array().cloned().unwrap_or_default();
+        let samples = profile["samples"].as_array().cloned().unwrap_or_default();
+        let deltas = profile["timeDeltas"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut name_of = std::collections::HashMap::new();
+        for node in &nodes {
+            let frame = &node["callFrame"];
+            let url = frame["url"].as_str().unwrap_or("");
+            let file = url.rsplit('/').next().unwrap_or("");
+            name_of.insert(
+                node["id"].as_i64().unwrap_or(-1),
+                format!("{} ({file})", frame["functionName"].as_str().unwrap_or("?")),
+            );
+        }
+        let mut self_ms: std::collections::HashMap<String, f64> = Default::default();
+        for (sample, delta) in samples.iter().zip(deltas.iter().skip(1)) {
+            let name = name_of
+                .get(&sample.as_i64().unwrap_or(-1))
+                .cloned()
+                .unwrap_or_default();
+            *self_ms.entry(name).or_default() += delta.as_f64().unwrap_or(0.0) / 1000.0;
+        }
+        let mut top: Vec<_> = self_ms.into_iter().collect();
+        top.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (name, ms) in top.into_iter().take(30) {
+            eprintln!("profile: {ms:8.1} ms  {name}");
+        }
+    }
+
+    /// Starts DevTools' sampling CPU profiler (every 200 µs) in `p`'s page.
+    pub async fn start_profile(p: &Person) {
+        p.cdp("Profiler.enable", json!({})).await;
+        p.cdp("Profiler.setSamplingInterval", json!({ "interval": 200 }))
+            .await;
+        p.cdp("Profiler.start", json!({})).await;
+    }
+
+    /// Stops the profiler [`start_profile`] started and prints where the time went.
+    pub async fn stop_profile(p: &Person) {
+        let stopped = p.cdp("Profiler.stop", json!({})).await;
+        print_profile(&stopped["profile"]);
+    }
+
+    /// The long tasks (start, duration in ms) the page has observed so far.
+    pub async fn long_tasks(p: &Person) -> Vec<(f64, f64)> {
+        p.script("return window.__bench.longtasks;", vec![])
+            .await
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| Some((t[0].as_f64()?, t[1].as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The durations of the tasks in `tasks` that started in `[from, to)`.
+    pub fn between(tasks: &[(f64, f64)], from: f64, to: f64) -> Vec<f64> {
+        tasks
+            .iter()
+            .filter(|(start, _)| *start >= from && *start < to)
+            .map(|(_, d)| *d)
+            .collect()
+    }
 }
 
 /// The steps of the guide that every suite walks, on the element ids the app uses.
