@@ -2,9 +2,46 @@
 //! shows, how strong a passphrase looks, what the padlock and the status lines say, how a server's
 //! registration form maps to inputs and back, and the QR code's module matrix.
 
+use std::hash::{Hash, Hasher};
+
 use candado_api::{
-    AccountState, Contact, FormField, FormValue, Notice, OtrPolicy, Padlock, VaultState,
+    AccountState, ChatMessage, Contact, FormField, FormValue, Notice, OtrPolicy, Padlock,
+    VaultState,
 };
+
+use crate::lang::Lang;
+
+/// One line of a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Item {
+    /// A message.
+    Message(ChatMessage),
+    /// A status line.
+    Notice(Notice),
+    /// A message we sent was not delivered.
+    Failed {
+        /// The message's id.
+        id: String,
+        /// The XMPP condition.
+        condition: String,
+    },
+}
+
+/// The key of line `index` of a conversation in the rendered list: the language, the place, and a
+/// digest of everything the line shows. A line is built once, and again only when it changes (a
+/// message's delivery state) or the language does; a new message builds one line, not the list.
+pub fn item_key(lang: Lang, index: usize, item: &Item) -> (Lang, usize, u64) {
+    let mut digest = std::hash::DefaultHasher::new();
+    item.hash(&mut digest);
+    (lang, index, digest.finish())
+}
+
+/// The kept messages a chat shows when `shown` of them may be: the last `shown`, with the place
+/// of the first of them in the whole history (as many as are hidden above, behind "show earlier").
+pub fn kept_tail(messages: &[ChatMessage], shown: usize) -> (usize, &[ChatMessage]) {
+    let hidden = messages.len().saturating_sub(shown);
+    (hidden, &messages[hidden..])
+}
 
 /// Where the person is, inside an unlocked vault.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -431,6 +468,71 @@ mod tests {
     use candado_api::{AccountFailure, Presence, Subscription};
 
     use super::*;
+
+    fn chat_message(id: &str, delivery: candado_api::Delivery) -> ChatMessage {
+        ChatMessage {
+            id: id.into(),
+            direction: candado_api::Direction::Outgoing,
+            text: format!("text of {id}"),
+            encrypted: true,
+            delivery,
+            at: 1,
+        }
+    }
+
+    #[test]
+    fn a_line_keeps_its_key_until_what_it_shows_changes() {
+        use candado_api::Delivery;
+        let queued = Item::Message(chat_message("m1", Delivery::Queued));
+        let same = Item::Message(chat_message("m1", Delivery::Queued));
+        let sent = Item::Message(chat_message("m1", Delivery::Sent));
+        assert_eq!(item_key(Lang::Es, 0, &queued), item_key(Lang::Es, 0, &same));
+        // Its delivery state changed: the line is built again.
+        assert_ne!(item_key(Lang::Es, 0, &queued), item_key(Lang::Es, 0, &sent));
+        // The same line in another place, or in another language, is another line.
+        assert_ne!(
+            item_key(Lang::Es, 0, &queued),
+            item_key(Lang::Es, 1, &queued)
+        );
+        assert_ne!(
+            item_key(Lang::Es, 0, &queued),
+            item_key(Lang::En, 0, &queued)
+        );
+        // Two notices of one kind in two places stay two lines.
+        let on = Item::Notice(Notice::HistoryOn);
+        assert_ne!(item_key(Lang::Es, 2, &on), item_key(Lang::Es, 3, &on));
+        assert_ne!(
+            item_key(Lang::Es, 2, &on),
+            item_key(Lang::Es, 2, &Item::Notice(Notice::HistoryOff))
+        );
+        let failed = |condition: &str| Item::Failed {
+            id: "m1".into(),
+            condition: condition.into(),
+        };
+        assert_ne!(
+            item_key(Lang::Es, 4, &failed("a")),
+            item_key(Lang::Es, 4, &failed("b"))
+        );
+    }
+
+    #[test]
+    fn the_kept_tail_is_the_last_messages_with_the_count_above_them() {
+        use candado_api::Delivery;
+        let all: Vec<ChatMessage> = (0..450)
+            .map(|i| chat_message(&format!("k{i}"), Delivery::Sent))
+            .collect();
+        let (hidden, tail) = kept_tail(&all, 200);
+        assert_eq!(hidden, 250);
+        assert_eq!(tail.len(), 200);
+        assert_eq!(tail[0].id, "k250");
+        assert_eq!(tail[199].id, "k449");
+        let (hidden, tail) = kept_tail(&all, 600);
+        assert_eq!((hidden, tail.len()), (0, 450));
+        let (hidden, tail) = kept_tail(&all[..0], 200);
+        assert_eq!((hidden, tail.len()), (0, 0));
+        let (hidden, tail) = kept_tail(&all, 0);
+        assert_eq!((hidden, tail.len()), (450, 0));
+    }
 
     #[test]
     fn the_screen_follows_the_vault_then_the_route() {

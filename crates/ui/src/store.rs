@@ -28,21 +28,7 @@ pub enum Status {
     WorkerError,
 }
 
-/// One line of a conversation.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Item {
-    /// A message.
-    Message(ChatMessage),
-    /// A status line.
-    Notice(Notice),
-    /// A message we sent was not delivered.
-    Failed {
-        /// The message's id.
-        id: String,
-        /// The XMPP condition.
-        condition: String,
-    },
-}
+pub use crate::logic::Item;
 
 /// A conversation as shown.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -522,7 +508,8 @@ impl Store {
                     self.announce_polite(td_string!(t, new_message_from, jid = &peer));
                 }
                 self.conversation(account, peer, |c| {
-                    let same = c.items.iter_mut().find(
+                    // An update is for a recent message: look from the end.
+                    let same = c.items.iter_mut().rev().find(
                         |i| matches!(i, Item::Message(m) if m.id == message.id && m.direction == message.direction),
                     );
                     match same {

@@ -701,6 +701,152 @@ async fn chat_shows_the_padlock_messages_as_text_and_notices() {
     assert_eq!(m.screen(), "contacts");
 }
 
+fn chat_message(id: &str, direction: Direction, text: &str, delivery: Delivery) -> ChatMessage {
+    ChatMessage {
+        id: id.into(),
+        direction,
+        text: text.into(),
+        encrypted: true,
+        delivery,
+        at: 1_765_000_000_000,
+    }
+}
+
+/// Tags `el` with a JS property: a line still tagged later is the same element, not a rebuilt one.
+fn tag(el: &Element) {
+    js_sys::Reflect::set(el, &"candadoTag".into(), &true.into()).unwrap();
+}
+
+fn tagged(el: &Element) -> bool {
+    js_sys::Reflect::get(el, &"candadoTag".into())
+        .unwrap()
+        .is_truthy()
+}
+
+/// A long kept history shows a page of lines and more on request, and a new message, a delivery
+/// update or an earlier page each build their own lines only: the lines already shown stay the same
+/// elements (issue #8: a burst of messages rebuilt the whole conversation once per message).
+#[wasm_bindgen_test]
+async fn a_long_chat_shows_a_page_of_kept_lines_and_builds_only_new_ones() {
+    use candado_ui::screens::HISTORY_PAGE;
+    let m = mount();
+    m.unlocked_with_alice_online().await;
+    m.click("li.contact[data-jid='bob@localhost'] .contact-open")
+        .await;
+    let kept: Vec<ChatMessage> = (0..450)
+        .map(|i| {
+            chat_message(
+                &format!("k{i}"),
+                Direction::Incoming,
+                &format!("guardado {i}"),
+                Delivery::Received,
+            )
+        })
+        .collect();
+    m.apply(Event::History {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        keep: true,
+        messages: kept,
+    })
+    .await;
+    let lines = m.all("#messages li.message.kept");
+    assert_eq!(lines.len(), HISTORY_PAGE);
+    assert_eq!(
+        lines[0].get_attribute("data-id").as_deref(),
+        Some(format!("k{}", 450 - HISTORY_PAGE).as_str())
+    );
+    assert_eq!(
+        lines[HISTORY_PAGE - 1].get_attribute("data-id").as_deref(),
+        Some("k449")
+    );
+    let date = m.get("#messages li.message.kept time.message-date");
+    assert_eq!(
+        date.get_attribute("datetime").as_deref(),
+        Some("2025-12-06T05:46:40.000Z")
+    );
+    assert!(
+        date.text_content().unwrap().contains("2025"),
+        "{:?}",
+        date.text_content()
+    );
+    assert!(m
+        .text("#history-more")
+        .contains(&(450 - HISTORY_PAGE).to_string()));
+    assert!(m.find("#history-divider").is_some());
+
+    // Earlier messages: a page more above, the lines on show stay.
+    let newest_kept = lines[HISTORY_PAGE - 1].clone();
+    tag(&newest_kept);
+    m.click("#history-more").await;
+    let lines = m.all("#messages li.message.kept");
+    assert_eq!(lines.len(), 2 * HISTORY_PAGE);
+    assert_eq!(
+        lines[0].get_attribute("data-id").as_deref(),
+        Some(format!("k{}", 450 - 2 * HISTORY_PAGE).as_str())
+    );
+    assert!(
+        tagged(&lines[2 * HISTORY_PAGE - 1]),
+        "a kept line was rebuilt"
+    );
+    assert!(m
+        .text("#history-more")
+        .contains(&(450 - 2 * HISTORY_PAGE).to_string()));
+
+    // This session's messages: each builds its own line.
+    let new = |id: &str, direction, delivery| Event::Message {
+        account: alice(),
+        peer: "bob@localhost".into(),
+        message: chat_message(id, direction, &format!("nuevo {id}"), delivery),
+    };
+    m.apply(new("n0", Direction::Incoming, Delivery::Received))
+        .await;
+    m.apply(new("o1", Direction::Outgoing, Delivery::Queued))
+        .await;
+    let first = m.get("#messages li.message[data-id='n0']");
+    tag(&first);
+    for i in 1..30 {
+        m.store.apply(new(
+            &format!("n{i}"),
+            Direction::Incoming,
+            Delivery::Received,
+        ));
+    }
+    tick().await;
+    assert_eq!(m.all("#messages li.message:not(.kept)").len(), 31);
+    assert!(
+        tagged(&m.get("#messages li.message[data-id='n0']")),
+        "a line was rebuilt by newer messages"
+    );
+    assert!(tagged(&m.get("#messages li.message[data-id='k449']")));
+    let last = m.all("#messages > li");
+    assert_eq!(
+        last.last().unwrap().get_attribute("data-id").as_deref(),
+        Some("n29")
+    );
+
+    // The queued message is sent: its line shows the new state, the others stay.
+    let queued = m.get("#messages li.message[data-id='o1']");
+    assert_eq!(
+        queued.get_attribute("data-delivery").as_deref(),
+        Some("queued")
+    );
+    m.apply(new("o1", Direction::Outgoing, Delivery::Sent))
+        .await;
+    let sent = m.get("#messages li.message[data-id='o1']");
+    assert_eq!(sent.get_attribute("data-delivery").as_deref(), Some("sent"));
+    assert_eq!(m.all("#messages li.message[data-id='o1']").len(), 1);
+    assert!(tagged(&m.get("#messages li.message[data-id='n0']")));
+
+    // Another language rebuilds every line in it.
+    m.store.lang.set(Lang::En);
+    tick().await;
+    assert!(m.text("#history-more").starts_with("Show earlier messages"));
+    assert_eq!(m.text("#history-divider"), "End of the saved history");
+    assert!(!tagged(&m.get("#messages li.message[data-id='n0']")));
+    assert_eq!(m.all("#messages li.message").len(), 2 * HISTORY_PAGE + 31);
+}
+
 #[wasm_bindgen_test]
 async fn group_chats_join_with_a_permanent_banner_and_text_only_messages() {
     let m = mount();

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::logic::{self, Route};
-use crate::store::{ChatHistory, Conversation, Item, Store};
+use crate::store::{Item, Store};
 use crate::texts::{self, td_string, Locale};
 use crate::tr;
 use crate::web;
@@ -55,15 +55,51 @@ pub(super) fn delivery_key(d: Delivery) -> &'static str {
 }
 
 /// How many kept messages are shown at first; "show earlier messages" adds as many again, so a
-/// long history never renders thousands of lines at once.
-const HISTORY_PAGE: usize = 200;
+/// long history never renders thousands of lines at once. A phone's screen shows about ten; building
+/// 200 lines on opening the chat was one task of 600 ms on the slow phone of issue #8.
+pub const HISTORY_PAGE: usize = 50;
 
-/// A message's date and time in the interface's language, and as ISO 8601 for `<time datetime>`.
+thread_local! {
+    /// The date format of the language last used: building an `Intl.DateTimeFormat` costs much more
+    /// than using one, and `Date.toLocaleString` builds one on every call (200 kept messages took
+    /// a long task of their own on a slow phone).
+    static DATE_FORMAT: std::cell::RefCell<Option<(String, js_sys::Function)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A message's date and time in the interface's language (what `Date.toLocaleString` shows), and as
+/// ISO 8601 for `<time datetime>`.
 fn date_of(at: u64, lang: &str) -> (String, String) {
     let date = js_sys::Date::new(&JsValue::from_f64(at as f64));
-    let shown: String = date.to_locale_string(lang, &JsValue::UNDEFINED).into();
     let iso: String = date.to_iso_string().into();
-    (shown, iso)
+    let shown = DATE_FORMAT.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.as_ref().is_none_or(|(l, _)| l != lang) {
+            let options = js_sys::Object::new();
+            for (field, value) in [
+                ("year", "numeric"),
+                ("month", "numeric"),
+                ("day", "numeric"),
+                ("hour", "numeric"),
+                ("minute", "2-digit"),
+                ("second", "2-digit"),
+            ] {
+                let _ = js_sys::Reflect::set(&options, &field.into(), &value.into());
+            }
+            let locales = js_sys::Array::of1(&JsValue::from_str(lang));
+            *cell = Some((
+                lang.to_string(),
+                js_sys::Intl::DateTimeFormat::new(&locales, &options).format(),
+            ));
+        }
+        cell.as_ref()
+            .and_then(|(_, format)| format.call1(&JsValue::NULL, &date).ok())
+            .and_then(|text| text.as_string())
+    });
+    (
+        shown.unwrap_or_else(|| date.to_locale_string(lang, &JsValue::UNDEFINED).into()),
+        iso,
+    )
 }
 
 /// One message line; kept messages (`date` given) show when they were written.
@@ -96,20 +132,46 @@ fn message_view(m: ChatMessage, t: Locale, date: Option<(String, String)>) -> An
     .into_any()
 }
 
+/// One line of this session's conversation.
+fn item_view(item: Item, t: Locale) -> AnyView {
+    match item {
+        Item::Message(m) => message_view(m, t, None),
+        Item::Notice(n) => view! {
+            <li class="notice" data-notice=logic::notice_key(&n)>{texts::notice_text(&n, t)}</li>
+        }
+        .into_any(),
+        Item::Failed { id, condition } => view! {
+            <li class="notice failed" data-notice="message_failed" data-id=id>
+                {format!("{} ({condition})", td_string!(t, message_failed))}
+            </li>
+        }
+        .into_any(),
+    }
+}
+
 /// `data-screen="chat"`.
 #[component]
 pub fn Chat(store: Store) -> impl IntoView {
     let peer = move || store.chat_peer().unwrap_or_default();
-    let conversation = move || -> Conversation {
-        let (Some(account), Some(peer)) = (store.current.get(), store.chat_peer()) else {
-            return Conversation::default();
+    // The open chat's key; the screen reads only its own conversation and history, so a message
+    // in another chat changes nothing here.
+    let chat_key = move || store.current.get().zip(store.chat_peer());
+    let items = Memo::new(move |_| -> Vec<Item> {
+        let Some(key) = chat_key() else {
+            return Vec::new();
         };
         store
             .conversations
-            .with(|c| c.get(&(account, peer)).cloned().unwrap_or_default())
-    };
+            .with(|c| c.get(&key).map(|c| c.items.clone()).unwrap_or_default())
+    });
+    let padlock_view = Memo::new(move |_| -> Option<PadlockView> {
+        let key = chat_key()?;
+        store
+            .conversations
+            .with(|c| c.get(&key).and_then(|c| c.padlock.clone()))
+    });
     let padlock = Memo::new(move |_| {
-        conversation().padlock.unwrap_or(PadlockView {
+        padlock_view.get().unwrap_or(PadlockView {
             state: Padlock::NotEncrypted,
             fingerprint: None,
             finished: false,
@@ -117,24 +179,29 @@ pub fn Chat(store: Store) -> impl IntoView {
         })
     });
     let state = Signal::derive(move || padlock.get().state);
-    let history = move || -> ChatHistory {
-        let (Some(account), Some(peer)) = (store.current.get(), store.chat_peer()) else {
-            return ChatHistory::default();
-        };
-        store
-            .histories
-            .with(|h| h.get(&(account, peer)).cloned().unwrap_or_default())
-    };
     let keep = Memo::new(move |_| {
-        let (Some(account), Some(peer)) = (store.current.get(), store.chat_peer()) else {
+        let Some(key) = chat_key() else {
             return false;
         };
         store
             .histories
-            .with(|h| h.get(&(account, peer)).is_some_and(|h| h.keep))
+            .with(|h| h.get(&key).is_some_and(|h| h.keep))
+    });
+    let history_shown = RwSignal::new(HISTORY_PAGE);
+    // The kept messages on show (the last `history_shown`), and how many are hidden above them.
+    let kept = Memo::new(move |_| -> (usize, Vec<ChatMessage>) {
+        let Some(key) = chat_key() else {
+            return (0, Vec::new());
+        };
+        let shown = history_shown.get();
+        store.histories.with(|h| {
+            h.get(&key).map_or((0, Vec::new()), |h| {
+                let (hidden, tail) = logic::kept_tail(&h.messages, shown);
+                (hidden, tail.to_vec())
+            })
+        })
     });
     let confirm_off = RwSignal::new(false);
-    let history_shown = RwSignal::new(HISTORY_PAGE);
     let skipped = crate::web::load(crate::web::keys::PASSPHRASE_SKIPPED).as_deref() == Some("1");
     let menu_open = RwSignal::new(false);
     let text = RwSignal::new(String::new());
@@ -288,54 +355,53 @@ pub fn Chat(store: Store) -> impl IntoView {
         </section>
         <ul id="messages" class="messages plain" role="log" aria-label=tr!(store, messages_label)>
             {move || {
-                // Kept messages first (their own block, so new messages do not redraw them).
-                let t = store.locale();
-                let lang = store.lang.get().tag();
-                let messages = history().messages;
-                let total = messages.len();
-                let hidden = total.saturating_sub(history_shown.get());
-                let more = (hidden > 0).then(|| view! {
-                    <li class="history-more">
-                        <button type="button" id="history-more" class="secondary" on:click=move |_| {
-                            history_shown.update(|n| *n = n.saturating_add(HISTORY_PAGE));
-                        }>
-                            {td_string!(t, history_more, n = &hidden.to_string())}
-                        </button>
-                    </li>
-                });
-                let kept = messages
-                    .into_iter()
-                    .skip(hidden)
-                    .map(|m| {
-                        let date = date_of(m.at, lang);
-                        message_view(m, t, Some(date))
-                    })
-                    .collect_view();
-                let divider = (total > 0).then(|| view! {
-                    <li class="notice history-divider" id="history-divider">{td_string!(t, history_saved_until_here)}</li>
-                });
-                view! { {more} {kept} {divider} }
+                let (hidden, _) = kept.get();
+                (hidden > 0).then(|| {
+                    let t = store.locale();
+                    view! {
+                        <li class="history-more">
+                            <button type="button" id="history-more" class="secondary" on:click=move |_| {
+                                history_shown.update(|n| *n = n.saturating_add(HISTORY_PAGE));
+                            }>
+                                {td_string!(t, history_more, n = &hidden.to_string())}
+                            </button>
+                        </li>
+                    }
+                })
             }}
+            // Kept messages first (their own block, so new messages do not redraw them). Each line
+            // is keyed by its place and id: showing earlier ones adds lines, it rebuilds none.
+            <For
+                each=move || {
+                    let lang = store.lang.get();
+                    let (hidden, messages) = kept.get();
+                    messages.into_iter().enumerate().map(move |(i, m)| (lang, hidden + i, m))
+                }
+                key=|(lang, place, m)| (*lang, *place, m.id.clone())
+                children=move |(lang, _, m)| {
+                    let date = date_of(m.at, lang.tag());
+                    message_view(m, store.locale_untracked(), Some(date))
+                }
+            />
             {move || {
-                let t = store.locale();
-                conversation()
-                    .items
-                    .into_iter()
-                    .map(|item| match item {
-                        Item::Message(m) => message_view(m, t, None),
-                        Item::Notice(n) => view! {
-                            <li class="notice" data-notice=logic::notice_key(&n)>{texts::notice_text(&n, t)}</li>
-                        }
-                        .into_any(),
-                        Item::Failed { id, condition } => view! {
-                            <li class="notice failed" data-notice="message_failed" data-id=id>
-                                {format!("{} ({condition})", td_string!(t, message_failed))}
-                            </li>
-                        }
-                        .into_any(),
-                    })
-                    .collect_view()
+                let any = kept.with(|(hidden, shown)| hidden + shown.len() > 0);
+                any.then(|| {
+                    view! {
+                        <li class="notice history-divider" id="history-divider">
+                            {td_string!(store.locale(), history_saved_until_here)}
+                        </li>
+                    }
+                })
             }}
+            // This session's lines: a new message builds its own line only (see `logic::item_key`).
+            <For
+                each=move || {
+                    let lang = store.lang.get();
+                    items.get().into_iter().enumerate().map(move |(i, item)| (lang, i, item))
+                }
+                key=|(lang, i, item)| logic::item_key(*lang, *i, item)
+                children=move |(_, _, item)| item_view(item, store.locale_untracked())
+            />
         </ul>
         <p class="error" id="chat-error" role="alert">{move || command_error_text(store)}</p>
         <form class="composer" on:submit=move |ev| {

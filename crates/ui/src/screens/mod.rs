@@ -45,6 +45,8 @@ mod settings;
 mod vault;
 mod verify;
 
+pub use chat::HISTORY_PAGE;
+
 /// A reactive text of the current language: `tr!(store, field)`.
 #[macro_export]
 macro_rules! tr {
