@@ -43,6 +43,28 @@ pub fn kept_tail(messages: &[ChatMessage], shown: usize) -> (usize, &[ChatMessag
     (hidden, &messages[hidden..])
 }
 
+/// A kept message's date and time as the chat shows it, from its local calendar fields (`month`
+/// 1–12): `7 dic 2026, 22:38` in Spanish, `7 Dec 2026, 22:38` in English. The month is a word, so
+/// day and month are never confused; the formatting is ours because building the browser's
+/// `Intl.DateTimeFormat` (its locale data) took 160 ms of a chat's opening on a slow phone.
+pub fn message_date(lang: Lang, year: u32, month: u32, day: u32, hour: u32, minute: u32) -> String {
+    const ES: [&str; 12] = [
+        "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic",
+    ];
+    const EN: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let names = match lang {
+        Lang::Es => &ES,
+        Lang::En => &EN,
+    };
+    let name = names
+        .get((month as usize).wrapping_sub(1))
+        .copied()
+        .unwrap_or("?");
+    format!("{day} {name} {year}, {hour:02}:{minute:02}")
+}
+
 /// Where the person is, inside an unlocked vault.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Route {
@@ -478,6 +500,29 @@ mod tests {
             delivery,
             at: 1,
         }
+    }
+
+    #[test]
+    fn message_dates_name_the_month_in_the_language() {
+        assert_eq!(
+            message_date(Lang::Es, 2026, 12, 7, 22, 38),
+            "7 dic 2026, 22:38"
+        );
+        assert_eq!(
+            message_date(Lang::En, 2026, 12, 7, 22, 38),
+            "7 Dec 2026, 22:38"
+        );
+        assert_eq!(
+            message_date(Lang::Es, 2025, 1, 31, 0, 5),
+            "31 ene 2025, 00:05"
+        );
+        assert_eq!(
+            message_date(Lang::En, 2025, 9, 1, 9, 0),
+            "1 Sep 2025, 09:00"
+        );
+        // A month out of range (never from a Date) is shown as unknown, not a panic.
+        assert_eq!(message_date(Lang::En, 2025, 0, 1, 9, 0), "1 ? 2025, 09:00");
+        assert_eq!(message_date(Lang::En, 2025, 13, 1, 9, 0), "1 ? 2025, 09:00");
     }
 
     #[test]

@@ -766,7 +766,7 @@ async fn a_long_chat_shows_a_page_of_kept_lines_and_builds_only_new_ones() {
         Some("2025-12-06T05:46:40.000Z")
     );
     assert!(
-        date.text_content().unwrap().contains("2025"),
+        date.text_content().unwrap().contains(" dic 2025, "),
         "{:?}",
         date.text_content()
     );
@@ -843,6 +843,9 @@ async fn a_long_chat_shows_a_page_of_kept_lines_and_builds_only_new_ones() {
     tick().await;
     assert!(m.text("#history-more").starts_with("Show earlier messages"));
     assert_eq!(m.text("#history-divider"), "End of the saved history");
+    assert!(m
+        .text("#messages li.message.kept time.message-date")
+        .contains(" Dec 2025, "));
     assert!(!tagged(&m.get("#messages li.message[data-id='n0']")));
     assert_eq!(m.all("#messages li.message").len(), 2 * HISTORY_PAGE + 31);
 }

@@ -7,6 +7,7 @@ use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::lang::Lang;
 use crate::logic::{self, Route};
 use crate::store::{Item, Store};
 use crate::texts::{self, td_string, Locale};
@@ -59,47 +60,20 @@ pub(super) fn delivery_key(d: Delivery) -> &'static str {
 /// 200 lines on opening the chat was one task of 600 ms on the slow phone of issue #8.
 pub const HISTORY_PAGE: usize = 50;
 
-thread_local! {
-    /// The date format of the language last used: building an `Intl.DateTimeFormat` costs much more
-    /// than using one, and `Date.toLocaleString` builds one on every call (200 kept messages took
-    /// a long task of their own on a slow phone).
-    static DATE_FORMAT: std::cell::RefCell<Option<(String, js_sys::Function)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// A message's date and time in the interface's language (what `Date.toLocaleString` shows), and as
-/// ISO 8601 for `<time datetime>`.
-fn date_of(at: u64, lang: &str) -> (String, String) {
+/// A message's date and time in the interface's language (see [`logic::message_date`]), and as ISO
+/// 8601 for `<time datetime>`.
+fn date_of(at: u64, lang: Lang) -> (String, String) {
     let date = js_sys::Date::new(&JsValue::from_f64(at as f64));
     let iso: String = date.to_iso_string().into();
-    let shown = DATE_FORMAT.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if cell.as_ref().is_none_or(|(l, _)| l != lang) {
-            let options = js_sys::Object::new();
-            for (field, value) in [
-                ("year", "numeric"),
-                ("month", "numeric"),
-                ("day", "numeric"),
-                ("hour", "numeric"),
-                ("minute", "2-digit"),
-                ("second", "2-digit"),
-            ] {
-                let _ = js_sys::Reflect::set(&options, &field.into(), &value.into());
-            }
-            let locales = js_sys::Array::of1(&JsValue::from_str(lang));
-            *cell = Some((
-                lang.to_string(),
-                js_sys::Intl::DateTimeFormat::new(&locales, &options).format(),
-            ));
-        }
-        cell.as_ref()
-            .and_then(|(_, format)| format.call1(&JsValue::NULL, &date).ok())
-            .and_then(|text| text.as_string())
-    });
-    (
-        shown.unwrap_or_else(|| date.to_locale_string(lang, &JsValue::UNDEFINED).into()),
-        iso,
-    )
+    let shown = logic::message_date(
+        lang,
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        date.get_hours(),
+        date.get_minutes(),
+    );
+    (shown, iso)
 }
 
 /// One message line; kept messages (`date` given) show when they were written.
@@ -379,7 +353,7 @@ pub fn Chat(store: Store) -> impl IntoView {
                 }
                 key=|(lang, place, m)| (*lang, *place, m.id.clone())
                 children=move |(lang, _, m)| {
-                    let date = date_of(m.at, lang.tag());
+                    let date = date_of(m.at, lang);
                     message_view(m, store.locale_untracked(), Some(date))
                 }
             />
