@@ -421,7 +421,8 @@ pub enum Event {
     /// Whether a chat's history is kept, with the messages stored for it. Sent after unlocking for
     /// every chat whose history is kept (`messages`: what the vault holds, oldest first, to show
     /// above new ones), and after every [`Command::SetHistory`] (`messages` empty). Chats never
-    /// reported keep no history.
+    /// reported keep no history. A long history comes as its first [`HISTORY_PART`] messages, then
+    /// [`Event::HistoryMore`] with the rest (see [`Event::into_messages`]).
     History {
         /// The account.
         account: AccountId,
@@ -431,6 +432,15 @@ pub enum Event {
         keep: bool,
         /// The stored messages, oldest first. Their ids start with `h` and never collide with
         /// the ids of new messages.
+        messages: Vec<ChatMessage>,
+    },
+    /// More stored messages of the chat in the [`Event::History`] just before, oldest first.
+    HistoryMore {
+        /// The account.
+        account: AccountId,
+        /// The contact's bare address.
+        peer: String,
+        /// The next part of the stored messages.
         messages: Vec<ChatMessage>,
     },
     /// A message we sent could not be delivered.
@@ -671,34 +681,70 @@ wire_codec!(Event);
 /// it for long.
 pub const ROSTER_PART: usize = 250;
 
+/// The most kept messages one message carries from the worker to the UI, for the same reason: a
+/// history of 5 000 messages in one message took a task of 120 ms on a slow phone.
+pub const HISTORY_PART: usize = 500;
+
+/// `items` in parts of at most `size`: the first made into an event by `first`, the others by
+/// `more`. Empty `items` still make one (empty) first event.
+fn in_parts<T>(
+    items: Vec<T>,
+    size: usize,
+    first: impl FnOnce(Vec<T>) -> Event,
+    more: impl Fn(Vec<T>) -> Event,
+) -> Vec<Event> {
+    let mut rest = items.into_iter();
+    let mut parts = vec![first(rest.by_ref().take(size).collect())];
+    loop {
+        let part: Vec<T> = rest.by_ref().take(size).collect();
+        if part.is_empty() {
+            return parts;
+        }
+        parts.push(more(part));
+    }
+}
+
 impl Event {
     /// The messages that carry this event to the UI, in order: a [`Event::Roster`] of more than
     /// [`ROSTER_PART`] contacts becomes a `Roster` with the first part and [`Event::RosterMore`]
-    /// with each further one; any other event is one message, itself.
+    /// with each further one, and an [`Event::History`] of more than [`HISTORY_PART`] messages a
+    /// `History` and [`Event::HistoryMore`] parts; any other event is one message, itself.
     pub fn into_messages(self) -> Vec<Event> {
         match self {
-            Event::Roster { account, contacts } if contacts.len() > ROSTER_PART => {
-                let mut parts = Vec::with_capacity(contacts.len().div_ceil(ROSTER_PART));
-                let mut rest = contacts.into_iter();
-                loop {
-                    let part: Vec<Contact> = rest.by_ref().take(ROSTER_PART).collect();
-                    if part.is_empty() {
-                        break;
-                    }
-                    let account = account.clone();
-                    parts.push(if parts.is_empty() {
-                        Event::Roster {
-                            account,
-                            contacts: part,
-                        }
-                    } else {
-                        Event::RosterMore {
-                            account,
-                            contacts: part,
-                        }
-                    });
-                }
-                parts
+            Event::Roster { account, contacts } => {
+                let more_account = account.clone();
+                in_parts(
+                    contacts,
+                    ROSTER_PART,
+                    |contacts| Event::Roster { account, contacts },
+                    |contacts| Event::RosterMore {
+                        account: more_account.clone(),
+                        contacts,
+                    },
+                )
+            }
+            Event::History {
+                account,
+                peer,
+                keep,
+                messages,
+            } => {
+                let (more_account, more_peer) = (account.clone(), peer.clone());
+                in_parts(
+                    messages,
+                    HISTORY_PART,
+                    |messages| Event::History {
+                        account,
+                        peer,
+                        keep,
+                        messages,
+                    },
+                    |messages| Event::HistoryMore {
+                        account: more_account.clone(),
+                        peer: more_peer.clone(),
+                        messages,
+                    },
+                )
             }
             other => vec![other],
         }
@@ -919,6 +965,52 @@ mod tests {
         }
         let other = Event::Pong { nonce: 3 };
         assert_eq!(other.clone().into_messages(), [other]);
+    }
+
+    #[test]
+    fn a_long_history_travels_in_parts_in_order_and_a_short_one_whole() {
+        let messages = |range: std::ops::Range<usize>| -> Vec<ChatMessage> {
+            range
+                .map(|i| ChatMessage {
+                    id: format!("h0.{i}"),
+                    direction: Direction::Incoming,
+                    text: format!("mensaje {i}"),
+                    encrypted: true,
+                    delivery: Delivery::Received,
+                    at: i as u64,
+                })
+                .collect()
+        };
+        let history = |keep, range| Event::History {
+            account: alice(),
+            peer: "bob@example.org".into(),
+            keep,
+            messages: messages(range),
+        };
+        let short = history(true, 0..HISTORY_PART);
+        assert_eq!(short.clone().into_messages(), [short]);
+        // Switched off: one message with no messages, `keep` kept.
+        let off = history(false, 0..0);
+        assert_eq!(off.clone().into_messages(), [off]);
+
+        let n = 2 * HISTORY_PART + 7;
+        let parts = history(true, 0..n).into_messages();
+        let more = |range| Event::HistoryMore {
+            account: alice(),
+            peer: "bob@example.org".into(),
+            messages: messages(range),
+        };
+        assert_eq!(
+            parts,
+            [
+                history(true, 0..HISTORY_PART),
+                more(HISTORY_PART..2 * HISTORY_PART),
+                more(2 * HISTORY_PART..n),
+            ]
+        );
+        for part in parts {
+            assert_eq!(Event::from_wire(&part.to_wire()).unwrap(), part);
+        }
     }
 
     #[test]

@@ -536,6 +536,16 @@ impl Store {
                     h.messages.clear();
                 }
             }),
+            Event::HistoryMore {
+                account,
+                peer,
+                messages,
+            } => self.histories.update(|all| {
+                // The rest of the `History` just before (the worker sends them in a row).
+                if let Some(h) = all.get_mut(&(account, peer)).filter(|h| h.keep) {
+                    h.messages.extend(messages);
+                }
+            }),
             Event::MessageFailed {
                 account,
                 peer,

@@ -733,7 +733,10 @@ async fn a_long_chat_shows_a_page_of_kept_lines_and_builds_only_new_ones() {
     m.unlocked_with_alice_online().await;
     m.click("li.contact[data-jid='bob@localhost'] .contact-open")
         .await;
-    let kept: Vec<ChatMessage> = (0..450)
+    // More than two parts of HISTORY_PART: the worker sends it as History + HistoryMore.
+    const KEPT: usize = 2 * HISTORY_PART + 100;
+    let last = format!("k{}", KEPT - 1);
+    let kept: Vec<ChatMessage> = (0..KEPT)
         .map(|i| {
             chat_message(
                 &format!("k{i}"),
@@ -743,22 +746,26 @@ async fn a_long_chat_shows_a_page_of_kept_lines_and_builds_only_new_ones() {
             )
         })
         .collect();
-    m.apply(Event::History {
+    let parts = Event::History {
         account: alice(),
         peer: "bob@localhost".into(),
         keep: true,
         messages: kept,
-    })
-    .await;
+    }
+    .into_messages();
+    assert_eq!(parts.len(), 3);
+    for part in parts {
+        m.apply(part).await;
+    }
     let lines = m.all("#messages li.message.kept");
     assert_eq!(lines.len(), HISTORY_PAGE);
     assert_eq!(
         lines[0].get_attribute("data-id").as_deref(),
-        Some(format!("k{}", 450 - HISTORY_PAGE).as_str())
+        Some(format!("k{}", KEPT - HISTORY_PAGE).as_str())
     );
     assert_eq!(
         lines[HISTORY_PAGE - 1].get_attribute("data-id").as_deref(),
-        Some("k449")
+        Some(last.as_str())
     );
     let date = m.get("#messages li.message.kept time.message-date");
     assert_eq!(
@@ -772,7 +779,7 @@ async fn a_long_chat_shows_a_page_of_kept_lines_and_builds_only_new_ones() {
     );
     assert!(m
         .text("#history-more")
-        .contains(&(450 - HISTORY_PAGE).to_string()));
+        .contains(&(KEPT - HISTORY_PAGE).to_string()));
     assert!(m.find("#history-divider").is_some());
 
     // Earlier messages: a page more above, the lines on show stay.
@@ -783,7 +790,7 @@ async fn a_long_chat_shows_a_page_of_kept_lines_and_builds_only_new_ones() {
     assert_eq!(lines.len(), 2 * HISTORY_PAGE);
     assert_eq!(
         lines[0].get_attribute("data-id").as_deref(),
-        Some(format!("k{}", 450 - 2 * HISTORY_PAGE).as_str())
+        Some(format!("k{}", KEPT - 2 * HISTORY_PAGE).as_str())
     );
     assert!(
         tagged(&lines[2 * HISTORY_PAGE - 1]),
@@ -791,7 +798,7 @@ async fn a_long_chat_shows_a_page_of_kept_lines_and_builds_only_new_ones() {
     );
     assert!(m
         .text("#history-more")
-        .contains(&(450 - 2 * HISTORY_PAGE).to_string()));
+        .contains(&(KEPT - 2 * HISTORY_PAGE).to_string()));
 
     // This session's messages: each builds its own line.
     let new = |id: &str, direction, delivery| Event::Message {
@@ -818,7 +825,9 @@ async fn a_long_chat_shows_a_page_of_kept_lines_and_builds_only_new_ones() {
         tagged(&m.get("#messages li.message[data-id='n0']")),
         "a line was rebuilt by newer messages"
     );
-    assert!(tagged(&m.get("#messages li.message[data-id='k449']")));
+    assert!(tagged(
+        &m.get(&format!("#messages li.message[data-id='{last}']"))
+    ));
     let last = m.all("#messages > li");
     assert_eq!(
         last.last().unwrap().get_attribute("data-id").as_deref(),

@@ -272,6 +272,13 @@ async fn report(alice: &Person, name: &str, ms: Option<f64>, from: f64, to: f64,
             vec![json!(from), json!(to)],
         )
         .await;
+    let handlers = alice
+        .script(
+            "return window.__bench.handlers.filter(h => h[0] >= arguments[0] && h[0] < arguments[1] && h[1] > 30).map(h => [Math.round(h[0] - arguments[0]), Math.round(h[1]), h[2], h[3]]);",
+            vec![json!(from), json!(to)],
+        )
+        .await;
+    eprintln!("{name}: worker messages handled in over 30 ms (ms after the start, ms, kind, length): {handlers}");
     eprintln!("{name}: long animation frames (ms after the start, duration, render, style+layout, scripts [invoker, ms, forced layout ms]): {loafs}");
     println!(
         "BENCH chat phase={name} ms={} longtasks={} longest_task_ms={:.0} {extra}",
