@@ -9,6 +9,12 @@
 //    reloads. Code is never swapped under an open page.
 // 3. Start the app: its JS was preloaded with `integrity` (modulepreload), and its wasm is fetched with
 //    `integrity`, so a modified file is refused.
+// 4. The runtime worker (which holds the keys) cannot be started with `integrity`: its files are checked
+//    by the service worker, which precaches them against their hashes and serves them. The app starts
+//    the worker once `window.candadoWorkerGate` resolves: at once when the service worker already
+//    controls the page, on a first visit once it has installed and taken the page, and at once (with no
+//    check possible) where there is no service worker. It rejects when the install failed (a file did
+//    not match its hash, or its download was cut): then the worker is not started at all.
 
 const APP_JS = "__APP_JS__";
 const APP_WASM = "__APP_WASM__";
@@ -23,6 +29,18 @@ function showNoWasm() {
 
 // Set when the person chose "Reload" in this page.
 let accepted = false;
+
+// Whether a service worker controlled this page when it loaded (see step 4).
+let hadController = "serviceWorker" in navigator && navigator.serviceWorker.controller !== null;
+let openGate;
+let closeGate;
+window.candadoWorkerGate = new Promise((resolve, reject) => {
+  openGate = resolve;
+  closeGate = reject;
+});
+if (hadController || !("serviceWorker" in navigator)) {
+  openGate();
+}
 
 function announceUpdate(registration) {
   if (document.documentElement.getAttribute("data-update") === "waiting") {
@@ -52,6 +70,12 @@ function registerServiceWorker() {
       // The new version took over: reload this page if the person asked for it here; otherwise
       // (another page of the app asked) offer the same choice.
       navigator.serviceWorker.addEventListener("controllerchange", () => {
+        if (!hadController) {
+          // The first version took this page (first visit): the runtime worker may start.
+          hadController = true;
+          openGate();
+          return;
+        }
         if (accepted) {
           window.location.reload();
         } else {
@@ -63,8 +87,23 @@ function registerServiceWorker() {
           if (worker.state === "installed" && navigator.serviceWorker.controller) {
             announceUpdate(registration);
           }
+          if (worker.state === "redundant" && !hadController) {
+            closeGate(new Error("the app's files could not be checked"));
+          }
         });
       };
+      if (!hadController) {
+        if (navigator.serviceWorker.controller) {
+          // Taken between the page's start and here.
+          hadController = true;
+          openGate();
+        } else if (!registration.installing || registration.active) {
+          // Not a first install (a hard reload bypassed the service worker, or a new version
+          // activates without taking this page): nothing will take this page, so the worker's
+          // files load unchecked, as they would without a service worker.
+          openGate();
+        }
+      }
       if (registration.waiting && navigator.serviceWorker.controller) {
         announceUpdate(registration);
       }
@@ -84,7 +123,9 @@ function registerServiceWorker() {
       });
     })
     .catch(() => {
-      // No service worker (private mode, an old browser): the app still runs, just not offline.
+      // No service worker (private mode, an old browser): the app still runs, just not offline,
+      // and the runtime worker's files load unchecked, as any script's would.
+      openGate();
     });
 }
 

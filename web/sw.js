@@ -6,7 +6,8 @@
 //   file that does not match its hash fails the install, and the running version stays.
 // - the new version then waits: it takes over only when a page asks (message `skip-waiting`, sent when the
 //   person chooses "Reload"), or once no page of the app is open. Code is never swapped under a page.
-// - activate: deletes the caches of older versions.
+// - activate: deletes the caches of older versions; the first version also takes the open page
+//   (clients.claim), whose runtime worker waits for it.
 // - fetch: the shell comes from the cache (offline start); `config.json` from the network, falling back
 //   to the last copy; nothing else is intercepted (the XMPP WebSocket never passes through here).
 
@@ -36,15 +37,16 @@ self.addEventListener("install", (event) => {
 
 self.addEventListener("activate", (event) => {
   event.waitUntil(
-    caches
-      .keys()
-      .then((keys) =>
-        Promise.all(
-          keys
-            .filter((key) => key.startsWith("candado-shell-") && key !== CACHE)
-            .map((key) => caches.delete(key)),
-        ),
-      ),
+    caches.keys().then(async (keys) => {
+      const older = keys.filter((key) => key.startsWith("candado-shell-") && key !== CACHE);
+      await Promise.all(older.map((key) => caches.delete(key)));
+      // The first version takes the page that installed it at once: the page starts its runtime
+      // worker only then, so the worker's files come from this cache, checked against their
+      // hashes, even on the first visit. An update never takes an open page (see above).
+      if (older.length === 0) {
+        await self.clients.claim();
+      }
+    }),
   );
 });
 

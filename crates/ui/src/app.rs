@@ -58,20 +58,30 @@ fn App() -> impl IntoView {
     web::set_document_lang(lang.tag());
     let store = Store::new(lang, send);
 
-    match WorkerLink::spawn(WORKER_SCRIPT, ScriptKind::Classic, move |event| {
-        let notify = match &event {
-            Event::Message { message, .. } => message.direction == Direction::Incoming,
-            Event::RoomMessage { message, .. } => !message.own,
-            _ => false,
-        };
-        store.apply(event);
-        if notify && web::page_hidden() && web::load(keys::NOTIFICATIONS).as_deref() == Some("1") {
-            web::notify(td_string!(store.locale_untracked(), new_message));
+    // The runtime worker starts once the boot script says its files are checked (web::worker_gate).
+    leptos::task::spawn_local(async move {
+        if !web::worker_gate().await {
+            store.status.set(Status::Unverified);
+            return;
         }
-    }) {
-        Ok(link) => LINK.with(|l| *l.borrow_mut() = Some(link)),
-        Err(_) => store.status.set(Status::WorkerError),
-    }
+        match WorkerLink::spawn(WORKER_SCRIPT, ScriptKind::Classic, move |event| {
+            let notify = match &event {
+                Event::Message { message, .. } => message.direction == Direction::Incoming,
+                Event::RoomMessage { message, .. } => !message.own,
+                _ => false,
+            };
+            store.apply(event);
+            if notify
+                && web::page_hidden()
+                && web::load(keys::NOTIFICATIONS).as_deref() == Some("1")
+            {
+                web::notify(td_string!(store.locale_untracked(), new_message));
+            }
+        }) {
+            Ok(link) => LINK.with(|l| *l.borrow_mut() = Some(link)),
+            Err(_) => store.status.set(Status::WorkerError),
+        }
+    });
 
     leptos::task::spawn_local(async move {
         match crate::config::load().await {

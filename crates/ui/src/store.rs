@@ -26,6 +26,9 @@ pub enum Status {
     ConfigError(String),
     /// The worker could not start.
     WorkerError,
+    /// The service worker could not check the worker's files against their hashes (one did not
+    /// match, or its download was cut), so the worker was not started.
+    Unverified,
 }
 
 pub use crate::logic::Item;

@@ -90,6 +90,25 @@ pub fn notify(title: &str) {
     }
 }
 
+/// Waits for the boot script's `window.candadoWorkerGate` (see `web/boot.js`): `true` once the runtime
+/// worker may start, `false` if its files could not be checked. Without the boot script (tests, the
+/// development server) there is no gate: `true` at once.
+pub async fn worker_gate() -> bool {
+    let Some(window) = web_sys::window() else {
+        return true;
+    };
+    let gate = js_sys::Reflect::get(
+        &window,
+        &wasm_bindgen::JsValue::from_str("candadoWorkerGate"),
+    )
+    .ok()
+    .and_then(|g| g.dyn_into::<js_sys::Promise>().ok());
+    match gate {
+        Some(promise) => wasm_bindgen_futures::JsFuture::from(promise).await.is_ok(),
+        None => true,
+    }
+}
+
 /// Asks the browser for notification permission; resolves to whether it was granted.
 pub async fn request_notifications() -> bool {
     let Ok(promise) = web_sys::Notification::request_permission() else {

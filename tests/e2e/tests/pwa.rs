@@ -5,6 +5,8 @@
 //! - the browser finds no installability error (DevTools `Page.getInstallabilityErrors`), no CSP
 //!   violation is reported, and every request went to the app's origin or the XMPP endpoint;
 //! - after one visit the app starts to the unlock screen with the web server stopped;
+//! - the runtime worker runs only on files the service worker checked against their hashes, from the
+//!   first visit on: a modified worker script stops the app with an explanation;
 //! - a new release produces the "new version" prompt, and only the person's click reloads;
 //! - with WebAssembly disabled, the static explanation appears instead of a blank page.
 
@@ -264,6 +266,93 @@ async fn starts_offline_to_the_unlock_screen_after_one_visit() {
         .await
         .unwrap();
     assert_eq!(controlled, Value::Bool(true));
+    browser.close().await;
+}
+
+/// How many times the server was asked for `path`.
+fn requests_for(server: &StaticServer, path: &str) -> usize {
+    let line = format!("GET {path} ");
+    server
+        .request_log()
+        .iter()
+        .filter(|l| l.starts_with(&line))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_worker_runs_only_on_files_the_service_worker_checked() {
+    let prosody = Prosody::start(&fresh_dir("e2e", "prosody").unwrap(), "localhost").unwrap();
+
+    // First visit: the worker starts once the service worker has precached its files (each
+    // checked against its hash) and taken the page, and they come from that cache.
+    let server = serve_dist(&dist_dir(), &prosody.websocket_url());
+    let browser = Chromium::start("pwa-gate", "es-AR").await.unwrap();
+    browser.client.goto(&server.url()).await.unwrap();
+    screen(&browser, "first-run").await;
+    let controlled = browser
+        .client
+        .execute(
+            "return navigator.serviceWorker.controller !== null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(controlled, Value::Bool(true), "the first visit is taken");
+    for file in [
+        "/candado-worker_loader.js",
+        "/candado-worker.js",
+        "/candado-worker_bg.wasm",
+    ] {
+        assert_eq!(
+            requests_for(&server, file),
+            1,
+            "{file}: fetched by the service worker only: {:?}",
+            server.request_log()
+        );
+    }
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("#update-banner"))
+            .await
+            .is_err(),
+        "taking the first visit is no new version"
+    );
+    browser.close().await;
+    drop(server);
+
+    // A server whose worker script was changed after the release was hashed: the service worker
+    // refuses to install, and the app says so instead of running it.
+    let dist = copy_of_dist("dist-tampered");
+    let glue = dist.join("candado-worker.js");
+    let mut text = std::fs::read_to_string(&glue).unwrap();
+    text.push_str("\nself.tampered = true;\n");
+    std::fs::write(&glue, text).unwrap();
+    let server = serve_dist(&dist, &prosody.websocket_url());
+    let browser = Chromium::start("pwa-tampered", "es-AR").await.unwrap();
+    browser.client.goto(&server.url()).await.unwrap();
+    browser
+        .wait_for_attr("#connection-status", "data-state", "failed", WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let help = visible(&browser, "#connection-help").await;
+    assert!(help.contains("no pudo comprobar sus archivos"), "{help}");
+    browser.screenshot("pwa-tampered").await.unwrap();
+    assert_eq!(
+        requests_for(&server, "/candado-worker_loader.js"),
+        1,
+        "only the service worker's precache asked for the loader: {:?}",
+        server.request_log()
+    );
+    let screen_now = browser
+        .client
+        .execute(
+            "return document.querySelector('#screen').dataset.screen;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(screen_now, Value::String("starting".into()));
     browser.close().await;
 }
 

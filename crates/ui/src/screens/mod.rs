@@ -168,6 +168,12 @@ fn describe(status: &Status, t: Locale) -> StatusView {
             Some(td_string!(t, worker_error)),
             false,
         ),
+        Status::Unverified => view(
+            "failed",
+            td_string!(t, failed),
+            Some(td_string!(t, unverified_error)),
+            false,
+        ),
         Status::ConfigError(_) => view(
             "failed",
             td_string!(t, failed),
