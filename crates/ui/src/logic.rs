@@ -504,25 +504,17 @@ mod tests {
 
     #[test]
     fn message_dates_name_the_month_in_the_language() {
-        assert_eq!(
-            message_date(Lang::Es, 2026, 12, 7, 22, 38),
-            "7 dic 2026, 22:38"
-        );
-        assert_eq!(
-            message_date(Lang::En, 2026, 12, 7, 22, 38),
-            "7 Dec 2026, 22:38"
-        );
-        assert_eq!(
-            message_date(Lang::Es, 2025, 1, 31, 0, 5),
-            "31 ene 2025, 00:05"
-        );
-        assert_eq!(
-            message_date(Lang::En, 2025, 9, 1, 9, 0),
-            "1 Sep 2025, 09:00"
-        );
-        // A month out of range (never from a Date) is shown as unknown, not a panic.
-        assert_eq!(message_date(Lang::En, 2025, 0, 1, 9, 0), "1 ? 2025, 09:00");
-        assert_eq!(message_date(Lang::En, 2025, 13, 1, 9, 0), "1 ? 2025, 09:00");
+        for (lang, [year, month, day, hour, minute], shown) in [
+            (Lang::Es, [2026, 12, 7, 22, 38], "7 dic 2026, 22:38"),
+            (Lang::En, [2026, 12, 7, 22, 38], "7 Dec 2026, 22:38"),
+            (Lang::Es, [2025, 1, 31, 0, 5], "31 ene 2025, 00:05"),
+            (Lang::En, [2025, 9, 1, 9, 0], "1 Sep 2025, 09:00"),
+            // A month out of range (never from a Date) is shown as unknown, not a panic.
+            (Lang::En, [2025, 0, 1, 9, 0], "1 ? 2025, 09:00"),
+            (Lang::En, [2025, 13, 1, 9, 0], "1 ? 2025, 09:00"),
+        ] {
+            assert_eq!(message_date(lang, year, month, day, hour, minute), shown);
+        }
     }
 
     #[test]

@@ -375,6 +375,13 @@ impl RawClient {
         }
         batch.push_str("<iq type='get' id='done'><ping xmlns='urn:xmpp:ping'/></iq>");
         self.write(&batch);
+        // Prosody answers once it has routed them all, at the pace the receiving app reads them.
+        self.socket
+            .set_read_timeout(Some(Duration::from_secs(1200)))
+            .unwrap();
         self.read_until("id='done'");
+        self.socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
     }
 }

@@ -63,6 +63,28 @@ async fn service_worker_ready(browser: &Chromium, controlled: bool) {
     );
 }
 
+/// Whether a service worker controls the page now.
+async fn controlled(browser: &Chromium) -> bool {
+    let controlled = browser
+        .client
+        .execute(
+            "return navigator.serviceWorker.controller !== null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    controlled == Value::Bool(true)
+}
+
+/// Whether the "new version" banner is on the page.
+async fn update_offered(browser: &Chromium) -> bool {
+    browser
+        .client
+        .find(Locator::Css("#update-banner"))
+        .await
+        .is_ok()
+}
+
 /// A copy of `dist/` a test may change.
 fn copy_of_dist(label: &str) -> PathBuf {
     let copy = fresh_dir("e2e", label).unwrap();
@@ -257,15 +279,7 @@ async fn starts_offline_to_the_unlock_screen_after_one_visit() {
     browser.client.goto(&url).await.unwrap();
     screen(&browser, "unlock").await;
     browser.screenshot("pwa-offline-unlock").await.unwrap();
-    let controlled = browser
-        .client
-        .execute(
-            "return navigator.serviceWorker.controller !== null;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(controlled, Value::Bool(true));
+    assert!(controlled(&browser).await);
     browser.close().await;
 }
 
@@ -289,15 +303,7 @@ async fn the_runtime_worker_runs_only_on_files_the_service_worker_checked() {
     let browser = Chromium::start("pwa-gate", "es-AR").await.unwrap();
     browser.client.goto(&server.url()).await.unwrap();
     screen(&browser, "first-run").await;
-    let controlled = browser
-        .client
-        .execute(
-            "return navigator.serviceWorker.controller !== null;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(controlled, Value::Bool(true), "the first visit is taken");
+    assert!(controlled(&browser).await, "the first visit is taken");
     for file in [
         "/candado-worker_loader.js",
         "/candado-worker.js",
@@ -311,11 +317,7 @@ async fn the_runtime_worker_runs_only_on_files_the_service_worker_checked() {
         );
     }
     assert!(
-        browser
-            .client
-            .find(Locator::Css("#update-banner"))
-            .await
-            .is_err(),
+        !update_offered(&browser).await,
         "taking the first visit is no new version"
     );
     browser.close().await;
@@ -370,11 +372,7 @@ async fn a_new_release_is_offered_and_taken_only_on_request() {
     screen(&browser, "first-run").await;
     service_worker_ready(&browser, true).await;
     assert!(
-        browser
-            .client
-            .find(Locator::Css("#update-banner"))
-            .await
-            .is_err(),
+        !update_offered(&browser).await,
         "no prompt without a new release"
     );
 
