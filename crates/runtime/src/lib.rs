@@ -23,6 +23,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod discover;
+pub mod queue;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
 #[cfg(target_arch = "wasm32")]

@@ -120,7 +120,11 @@ impl Store {
     pub fn push(this: &Rc<RefCell<Store>>, op: Op, deliver: Rc<dyn Fn(Outcome)>) {
         let start = {
             let mut s = this.borrow_mut();
-            s.queue.push_back(op);
+            crate::queue::enqueue(
+                &mut s.queue,
+                op,
+                |last, new| matches!((last, new), (Op::Put(k1, i1, _), Op::Put(k2, i2, _)) if k1 == k2 && i1 == i2),
+            );
             !std::mem::replace(&mut s.running, true)
         };
         if start {
