@@ -48,6 +48,8 @@ fn main() {
     for (name, which) in [
         ("otr_ct_t64", Exponentiation::ConstantTime64),
         ("otr_ct_t28", Exponentiation::ConstantTime28),
+        ("otr_ct_tfixed64", Exponentiation::FixedBase64),
+        ("otr_ct_tfixed28", Exponentiation::FixedBase28),
         ("otr_ct_tvartime", Exponentiation::VariableTime),
     ] {
         let samples = 3000;

@@ -5,8 +5,8 @@
 
 use crypto_bigint::BoxedUint;
 
-use crate::crypto::group::{group, MODULUS_BITS};
-use crate::crypto::mont::{pow_ct_radix, pow_vartime_radix, Radix};
+use crate::crypto::group::{group, DH_PRIVATE_BITS, MODULUS_BITS};
+use crate::crypto::mont::{pow_ct_radix, pow_vartime_radix, FixedBase, Radix};
 use crate::crypto::{pow_ct, resize, to_monty};
 
 /// `base^exponent mod p` in the 1536-bit MODP group, with the constant-time exponentiation
@@ -31,6 +31,13 @@ pub fn modexp_1536(base: &[u8], exponent: &[u8], exponent_bits: u32) -> Vec<u8> 
         .to_vec()
 }
 
+/// Builds the table of powers of the DH generator that every `g^x` of a new DH key uses
+/// (once per process in the app) and returns how many exponent bits it covers.
+pub fn build_dh_table() -> u32 {
+    let grp = group();
+    FixedBase::new(&grp.g, DH_PRIVATE_BITS).map_or(0, |t| t.bits())
+}
+
 /// Which exponentiation [`ct_tstat`] times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exponentiation {
@@ -38,6 +45,11 @@ pub enum Exponentiation {
     ConstantTime64,
     /// The constant-time ladder, in the radix-2^28 field (wasm32).
     ConstantTime28,
+    /// The fixed-base table (DH's `g^x`), in the radix-2^64 field; the exponent bound must
+    /// be at most 320 bits.
+    FixedBase64,
+    /// The fixed-base table, in the radix-2^28 field.
+    FixedBase28,
     /// The variable-time path for public exponents: the positive control, which a
     /// timing test must flag.
     VariableTime,
@@ -75,6 +87,11 @@ pub fn ct_tstat(
         .wrapping_shl_vartime(1)
         .wrapping_sub(BoxedUint::one_with_precision(64 * words as u32));
     let base = to_monty(&BoxedUint::from(0x1234_5678_9abc_def1u64), &grp.params);
+    let table = match which {
+        Exponentiation::FixedBase64 => FixedBase::new_radix(&base, bits, Radix::R64),
+        Exponentiation::FixedBase28 => FixedBase::new_radix(&base, bits, Radix::R28),
+        _ => None,
+    };
     let mut fixed_times = Vec::with_capacity(samples);
     let mut random_times = Vec::with_capacity(samples);
     for _ in 0..2 * samples {
@@ -90,6 +107,9 @@ pub fn ct_tstat(
         let r = match which {
             Exponentiation::ConstantTime64 => pow_ct_radix(&base, &e, bits, Radix::R64),
             Exponentiation::ConstantTime28 => pow_ct_radix(&base, &e, bits, Radix::R28),
+            Exponentiation::FixedBase64 | Exponentiation::FixedBase28 => {
+                table.as_ref().and_then(|t| t.pow_ct(&e, bits))
+            }
             Exponentiation::VariableTime => pow_vartime_radix(&base, &e, Radix::R64),
         };
         let elapsed = now() - t0;
@@ -176,10 +196,11 @@ mod tests {
         assert_eq!(welch_t(&[1.0], &[2.0, 3.0]), 0.0);
     }
 
-    /// The dudect-style test: the constant-time ladder (both radices) stays below the
-    /// usual |t| < 4.5 threshold, and the same harness flags the variable-time path
-    /// (which skips zero windows) by a wide margin, so the test can fail. The timing
-    /// test is repeated once before failing, because a busy machine can disturb a run.
+    /// The dudect-style test: the constant-time ladder and the fixed-base table (both
+    /// radices of each) stay below the usual |t| < 4.5 threshold, and the same harness
+    /// flags the variable-time path (which skips zero windows), so the test can fail. Each
+    /// timing test is repeated once before failing, because a busy machine can disturb a
+    /// run.
     #[test]
     #[cfg(not(target_arch = "wasm32"))]
     fn exponentiation_time_does_not_depend_on_the_secret_exponent() {
@@ -190,8 +211,12 @@ mod tests {
             t.tv_sec() as f64 * 1000.0 + t.tv_nsec() as f64 / 1e6
         };
         let (samples, bits) = (800, 320);
-        let control = ct_tstat(samples, bits, Exponentiation::VariableTime, &mut now);
+        let mut control = ct_tstat(samples, bits, Exponentiation::VariableTime, &mut now);
         println!("dudect t, variable-time control: {control:.1}");
+        if control.abs() <= 4.5 {
+            control = ct_tstat(samples, bits, Exponentiation::VariableTime, &mut now);
+            println!("dudect t, variable-time control, second run: {control:.1}");
+        }
         assert!(
             control.abs() > 4.5,
             "the harness must detect the leak: t = {control}"
@@ -199,6 +224,8 @@ mod tests {
         for which in [
             Exponentiation::ConstantTime64,
             Exponentiation::ConstantTime28,
+            Exponentiation::FixedBase64,
+            Exponentiation::FixedBase28,
         ] {
             let first = ct_tstat(samples, bits, which, &mut now);
             println!("dudect t, {which:?}: {first:.3}");

@@ -332,10 +332,26 @@ fn otr(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
             );
         }
     }
+    // One-time costs, without a libotr counterpart.
+    for (side, lines) in [("native", &native), ("wasm worker", &wasm)] {
+        let value = median(lines, "otr_dh_table");
+        rows.push(Row::new(
+            format!("otr: table of powers of g for DH keys, built once, {side} (ms)"),
+            ms(value),
+        ));
+    }
     // The dudect-style timing test (native): Welch's t, fixed vs random 320-bit exponents.
     for (name, label) in [
         ("otr_ct_t64", "constant-time modexp, radix 2^64 (native)"),
         ("otr_ct_t28", "constant-time modexp, radix 2^28 (wasm's)"),
+        (
+            "otr_ct_tfixed64",
+            "constant-time fixed-base g^x, radix 2^64",
+        ),
+        (
+            "otr_ct_tfixed28",
+            "constant-time fixed-base g^x, radix 2^28",
+        ),
         (
             "otr_ct_tvartime",
             "variable-time modexp (control, must leak)",

@@ -3,8 +3,9 @@
 //!
 //! - Private exponents are 320 random bits (40 bytes), the spec's minimum and what libotr
 //!   draws (`otrl_dh_gen_keypair`).
-//! - `g^x` and the shared secret are computed with a constant-time fixed-window
-//!   exponentiation whose only timing dependence is the public 320-bit bound.
+//! - `g^x` and the shared secret are computed in constant time: the only timing dependence
+//!   is the public 320-bit bound. `g^x` uses a table of powers of g built once
+//!   ([`g_pow_dh`]), the shared secret a fixed-window exponentiation.
 //! - Every received value goes through [`DhPublicKey::from_mpi`], which enforces
 //!   `2 <= v <= p - 2` as libotr does for AKE values (and we also do for data messages).
 
@@ -14,6 +15,7 @@ use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, Odd, U1536};
 use zeroize::{Zeroize, Zeroizing};
 
+use super::mont::FixedBase;
 use super::{pow_ct, resize, small, to_monty, uint_from_be, uint_to_be_minimal, CryptoRng};
 use crate::error::PeerError;
 use crate::wire::{encode_mpi_bytes, Mpi};
@@ -62,6 +64,19 @@ impl core::fmt::Debug for Group {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Group(RFC 3526 1536-bit MODP)")
     }
+}
+
+/// g^x for a DH private exponent `x` (constant time for its 320-bit bound), from a table
+/// of powers of g built on first use (80 rows of 16 values, about 250 KB; building it
+/// costs about three exponentiations, and each g^x then a fifth of one).
+pub(crate) fn g_pow_dh(x: &BoxedUint) -> BoxedMontyForm {
+    static TABLE: OnceLock<Option<FixedBase>> = OnceLock::new();
+    let grp = group();
+    TABLE
+        .get_or_init(|| FixedBase::new(&grp.g, DH_PRIVATE_BITS))
+        .as_ref()
+        .and_then(|t| t.pow_ct(x, DH_PRIVATE_BITS))
+        .unwrap_or_else(|| pow_ct(&grp.g, x, DH_PRIVATE_BITS))
 }
 
 /// The group, computed once.
@@ -176,7 +191,7 @@ impl DhKeyPair {
             let mut bytes = Zeroizing::new([0u8; (DH_PRIVATE_BITS / 8) as usize]);
             rng.fill_bytes(bytes.as_mut_slice());
             let x = DhSecret(BoxedUint::from_be_slice_vartime(bytes.as_slice()));
-            let gx = pow_ct(&group().g, &x.0, DH_PRIVATE_BITS).retrieve();
+            let gx = g_pow_dh(&x.0).retrieve();
             // g^x is in range unless x is 0 (probability 2^-320); draw again then.
             if let Some(public) = DhPublicKey::from_uint(gx) {
                 return Self { secret: x, public };

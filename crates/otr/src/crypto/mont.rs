@@ -21,12 +21,15 @@
 //! lookup reads the whole table and keeps one entry with masks; the final subtraction of
 //! each product is masked too. [`pow_vartime`] is for public exponents only (proof checks,
 //! signature verification, primality tests): it skips zero windows and starts at the
-//! exponent's highest set bit. `bench::ct_tstat` is a dudect-style timing test of both.
+//! exponent's highest set bit. [`FixedBase`] is a table of powers of one base (DH's
+//! generator) for secret exponents of a bounded size: one multiplication per 4-bit window
+//! and no squarings, with the same whole-row reads. `bench::ct_tstat` is a dudect-style
+//! timing test of all three.
 //!
 //! Only moduli whose bit length equals the precision (1536 or 1024 bits) take this path;
 //! everything else falls back to `crypto-bigint`.
 
-use crypto_bigint::modular::BoxedMontyForm;
+use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, Word};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
@@ -458,6 +461,25 @@ fn power_table<const N: usize, F: MontField<N>>(
     table
 }
 
+/// `out` = `table[idx]`, reading every entry and keeping one by mask: the memory accesses
+/// do not depend on the secret `idx`.
+#[inline(always)]
+fn select_ct<L: Copy + Default + ConditionallySelectable, const N: usize>(
+    table: &[[L; N]],
+    idx: u32,
+    out: &mut [L; N],
+) {
+    for o in out.iter_mut() {
+        *o = L::default();
+    }
+    for (k, entry) in table.iter().enumerate() {
+        let hit = (k as u32).ct_eq(&idx);
+        for (o, e) in out.iter_mut().zip(entry.iter()) {
+            o.conditional_assign(e, hit);
+        }
+    }
+}
+
 /// base^exp for a secret `exp` (little-endian u32 words; bits at or above `bits` are
 /// ignored): a fixed-window ladder. The sequence of operations and memory accesses
 /// depends only on `bits`; each table lookup reads every entry and keeps one by mask.
@@ -480,15 +502,7 @@ pub(crate) fn field_pow_ct<const N: usize, F: MontField<N>>(
             }
         }
         let idx = window(exp, w * width, width, bits);
-        for s in selected.iter_mut() {
-            *s = F::L::default();
-        }
-        for (k, entry) in table.iter().take(entries).enumerate() {
-            let hit = (k as u32).ct_eq(&idx);
-            for (s, e) in selected.iter_mut().zip(entry.iter()) {
-                s.conditional_assign(e, hit);
-            }
-        }
+        select_ct(table.get(..entries).unwrap_or(&table), idx, &mut selected);
         acc = f.mul(&acc, &selected);
     }
     table.zeroize();
@@ -535,6 +549,57 @@ pub(crate) fn field_pow_vartime<const N: usize, F: MontField<N>>(
         }
     }
     acc
+}
+
+/// Width of a fixed-base table's windows: rows of 2^4 entries.
+const FIXED_WIDTH: u32 = 4;
+const FIXED_ENTRIES: usize = 1 << FIXED_WIDTH;
+
+/// Powers of one base for exponents of up to `rows.len()·4` bits: row i holds
+/// base^(j·2^(4i)) for j in 0..16. base^e is the product, over the rows, of the entry that
+/// e's i-th 4-bit window picks: one multiplication per window and no squaring, against
+/// four squarings and one multiplication per window for [`field_pow_ct`].
+struct FixedTable<const N: usize, F: MontField<N>> {
+    field: F,
+    rows: Vec<[[F::L; N]; FIXED_ENTRIES]>,
+}
+
+impl<const N: usize, F: MontField<N>> FixedTable<N, F> {
+    fn new(field: F, base: &[F::L; N], max_bits: u32) -> Self {
+        let count = max_bits.div_ceil(FIXED_WIDTH) as usize;
+        let mut rows = Vec::with_capacity(count);
+        // base^(2^(4i)) for the row being built.
+        let mut step = *base;
+        for _ in 0..count {
+            let mut acc = field.one();
+            // `from_fn` builds the entries in order: entry j = step^j.
+            let row: [[F::L; N]; FIXED_ENTRIES] = core::array::from_fn(|j| {
+                if j > 0 {
+                    acc = field.mul(&acc, &step);
+                }
+                acc
+            });
+            step = field.mul(&acc, &step);
+            rows.push(row);
+        }
+        Self { field, rows }
+    }
+
+    /// base^exp for a secret `exp` (little-endian u32 words; bits at or above `bits` are
+    /// ignored); `None` if `bits` is above what the table covers. The operations and memory
+    /// accesses depend only on `bits`: one multiplication and one whole-row read per window.
+    fn pow(&self, exp: &[u32], bits: u32) -> Option<[F::L; N]> {
+        let rows = self.rows.get(..bits.div_ceil(FIXED_WIDTH) as usize)?;
+        let mut acc = self.field.one();
+        let mut selected = [F::L::default(); N];
+        for (i, row) in rows.iter().enumerate() {
+            let idx = window(exp, i as u32 * FIXED_WIDTH, FIXED_WIDTH, bits);
+            select_ct(row, idx, &mut selected);
+            acc = self.field.mul(&acc, &selected);
+        }
+        selected.zeroize();
+        Some(acc)
+    }
 }
 
 /// Little-endian `bits`-bit limbs (in `u32` or `u64`) of the little-endian words `words`,
@@ -605,47 +670,78 @@ fn run<const N: usize, F: MontField<N>>(f: &F, base: &[F::L; N], op: Op<'_>) -> 
     }
 }
 
-/// In the binary-radix field (R = 2^precision, the same as crypto-bigint's).
-fn in_field64<const N: usize>(base: &BoxedMontyForm, op: Op<'_>) -> Option<BoxedMontyForm> {
-    let params = base.params();
-    let field = Field::<N>::new(repack(params.modulus().as_ref().as_words(), LIMB_BITS))?;
-    let mut b: [Limb; N] = repack(base.as_montgomery().as_words(), LIMB_BITS);
-    let mut r = run(&field, &b, op);
-    let words = unpack(&r, LIMB_BITS, base.as_montgomery().as_words().len());
-    b.zeroize();
-    r.zeroize();
-    Some(BoxedMontyForm::from_montgomery(
-        BoxedUint::from_words(words),
-        params,
-    ))
+/// The binary-radix field of `params` (R = 2^precision, the same as crypto-bigint's).
+fn field64<const N: usize>(params: &BoxedMontyParams) -> Option<Field<N>> {
+    Field::<N>::new(repack(params.modulus().as_ref().as_words(), LIMB_BITS))
 }
 
-/// In the radix-2^28 field. Its R is 2^(28·N), `shift` bits above crypto-bigint's: values
-/// move in by doubling `shift` times and out by halving `shift` times (both constant time).
-fn in_field28<const N: usize>(base: &BoxedMontyForm, op: Op<'_>) -> Option<BoxedMontyForm> {
-    let params = base.params();
+/// `x` in [`field64`]'s form: the same limbs.
+fn to64<const N: usize>(x: &BoxedMontyForm) -> [Limb; N] {
+    repack(x.as_montgomery().as_words(), LIMB_BITS)
+}
+
+/// A value of [`field64`] back in crypto-bigint's form for `params`.
+fn from64<const N: usize>(r: &[Limb; N], params: &BoxedMontyParams) -> BoxedMontyForm {
+    let nwords = params.modulus().as_ref().as_words().len();
+    let words = unpack(r, LIMB_BITS, nwords);
+    BoxedMontyForm::from_montgomery(BoxedUint::from_words(words), params)
+}
+
+/// In the binary-radix field.
+fn in_field64<const N: usize>(base: &BoxedMontyForm, op: Op<'_>) -> Option<BoxedMontyForm> {
+    let field = field64::<N>(base.params())?;
+    let mut b: [Limb; N] = to64(base);
+    let mut r = run(&field, &b, op);
+    let out = from64(&r, base.params());
+    b.zeroize();
+    r.zeroize();
+    Some(out)
+}
+
+/// The radix-2^28 field of `params`, and `shift`: how many bits its R = 2^(28·N) is above
+/// crypto-bigint's. Values move in by doubling `shift` times and out by halving `shift`
+/// times (both constant time).
+fn field28<const N: usize>(params: &BoxedMontyParams) -> Option<(Field28<N>, u32)> {
     let shift = (R28_BITS * N as u32).checked_sub(params.bits_precision())?;
-    let lift = |x: &BoxedMontyForm| {
-        let mut y = x.clone();
-        for _ in 0..shift {
-            y = y.double();
-        }
-        y
-    };
-    let one = lift(&BoxedMontyForm::one(params));
+    let mut one = BoxedMontyForm::one(params);
+    for _ in 0..shift {
+        one = one.double();
+    }
     let field = Field28::<N>::new(
         repack(params.modulus().as_ref().as_words(), R28_BITS),
         repack(one.as_montgomery().as_words(), R28_BITS),
     )?;
-    let mut lifted = lift(base);
-    let mut b: [u32; N] = repack(lifted.as_montgomery().as_words(), R28_BITS);
-    let mut r = run(&field, &b, op);
-    let words = unpack(&r, R28_BITS, base.as_montgomery().as_words().len());
+    Some((field, shift))
+}
+
+/// `x` in [`field28`]'s form.
+fn to28<const N: usize>(x: &BoxedMontyForm, shift: u32) -> [u32; N] {
+    let mut lifted = x.clone();
+    for _ in 0..shift {
+        lifted = lifted.double();
+    }
+    let out = repack(lifted.as_montgomery().as_words(), R28_BITS);
+    lifted.zeroize();
+    out
+}
+
+/// A value of [`field28`] back in crypto-bigint's form for `params`.
+fn from28<const N: usize>(r: &[u32; N], params: &BoxedMontyParams, shift: u32) -> BoxedMontyForm {
+    let nwords = params.modulus().as_ref().as_words().len();
+    let words = unpack(r, R28_BITS, nwords);
     let mut out = BoxedMontyForm::from_montgomery(BoxedUint::from_words(words), params);
     for _ in 0..shift {
         out = out.div_by_2();
     }
-    lifted.zeroize();
+    out
+}
+
+/// In the radix-2^28 field.
+fn in_field28<const N: usize>(base: &BoxedMontyForm, op: Op<'_>) -> Option<BoxedMontyForm> {
+    let (field, shift) = field28::<N>(base.params())?;
+    let mut b: [u32; N] = to28(base, shift);
+    let mut r = run(&field, &b, op);
+    let out = from28(&r, base.params(), shift);
     b.zeroize();
     r.zeroize();
     Some(out)
@@ -714,6 +810,98 @@ pub(crate) fn pow_vartime_radix(
 ) -> Option<BoxedMontyForm> {
     let e = exponent_words(exponent);
     dispatch(base, Op::Vartime(&e), radix)
+}
+
+/// A table of powers of one base modulo a 1536-bit prime, for repeated secret exponents
+/// of a bounded size: the generator of the DH group, whose `g^x` every new DH key needs.
+/// Built once (about 16 multiplications per 4 bits of the bound); each exponentiation then
+/// costs one multiplication per 4 bits instead of five. The table holds powers of a public
+/// base only: nothing in it is secret.
+pub(crate) struct FixedBase {
+    params: BoxedMontyParams,
+    tables: FixedTables,
+}
+
+enum FixedTables {
+    R64(FixedTable<N1536, Field<N1536>>),
+    R28(FixedTable<N28_1536, Field28<N28_1536>>, u32),
+}
+
+impl core::fmt::Debug for FixedBase {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let radix = match &self.tables {
+            FixedTables::R64(_) => "2^64",
+            FixedTables::R28(..) => "2^28",
+        };
+        write!(f, "FixedBase(radix {radix}, {} bits)", self.bits())
+    }
+}
+
+impl FixedBase {
+    /// The exponent bits the table covers.
+    pub(crate) fn bits(&self) -> u32 {
+        let rows = match &self.tables {
+            FixedTables::R64(t) => t.rows.len(),
+            FixedTables::R28(t, _) => t.rows.len(),
+        };
+        rows as u32 * FIXED_WIDTH
+    }
+
+    /// The table of `base` for exponents of up to `max_bits` bits, in this target's radix;
+    /// `None` unless the modulus is one of 1536 bits with its top bit set.
+    pub(crate) fn new(base: &BoxedMontyForm, max_bits: u32) -> Option<Self> {
+        Self::new_radix(base, max_bits, RADIX)
+    }
+
+    pub(crate) fn new_radix(base: &BoxedMontyForm, max_bits: u32, radix: Radix) -> Option<Self> {
+        let params = base.params();
+        if params.bits_precision() != 1536
+            || params.modulus().as_ref().bit_width_vartime() != params.bits_precision()
+        {
+            return None;
+        }
+        let tables = match radix {
+            Radix::R64 => {
+                let field = field64::<N1536>(params)?;
+                let b = to64(base);
+                FixedTables::R64(FixedTable::new(field, &b, max_bits))
+            }
+            Radix::R28 => {
+                let (field, shift) = field28::<N28_1536>(params)?;
+                let b = to28(base, shift);
+                FixedTables::R28(FixedTable::new(field, &b, max_bits), shift)
+            }
+        };
+        Some(Self {
+            params: params.clone(),
+            tables,
+        })
+    }
+
+    /// base^exponent, constant time in `exponent` for the public bound `exponent_bits`
+    /// (bits of `exponent` at or above it are ignored); `None` if the bound is above the
+    /// table's.
+    pub(crate) fn pow_ct(
+        &self,
+        exponent: &BoxedUint,
+        exponent_bits: u32,
+    ) -> Option<BoxedMontyForm> {
+        let mut e = exponent_words(exponent);
+        let out = match &self.tables {
+            FixedTables::R64(t) => t.pow(&e, exponent_bits).map(|mut r| {
+                let out = from64(&r, &self.params);
+                r.zeroize();
+                out
+            }),
+            FixedTables::R28(t, shift) => t.pow(&e, exponent_bits).map(|mut r| {
+                let out = from28(&r, &self.params, *shift);
+                r.zeroize();
+                out
+            }),
+        };
+        e.zeroize();
+        out
+    }
 }
 
 #[cfg(test)]
@@ -796,6 +984,55 @@ mod tests {
             let params = modulus_1024(&mut rng);
             check_against_crypto_bigint(&params, &mut rng);
         }
+    }
+
+    #[test]
+    fn fixed_base_tables_match_crypto_bigint() {
+        let mut rng = TestRng::new(13);
+        let params = &group().params;
+        let m = params.modulus().as_ref().clone();
+        for radix in [Radix::R28, Radix::R64] {
+            for b in [
+                BoxedUint::from(2u64),
+                BoxedUint::one_with_precision(1536),
+                random_below(&mut rng, &m),
+            ] {
+                let base = to_monty(&b, params);
+                let table = FixedBase::new_radix(&base, 320, radix).unwrap();
+                let mut exps = vec![
+                    (BoxedUint::zero_with_precision(320), 320),
+                    (BoxedUint::one_with_precision(320), 320),
+                    (BoxedUint::from(0xfu64), 4),
+                    (BoxedUint::from(0x1fu64), 4),
+                ];
+                for bits in [1u32, 3, 4, 5, 63, 64, 65, 317, 319, 320] {
+                    let all = BoxedUint::from_be_slice_vartime(&[0xff; 40])
+                        .wrapping_shr_vartime(320 - bits);
+                    exps.push((all, bits));
+                    let r = random_below(&mut rng, &m);
+                    // Bits above the bound are ignored.
+                    exps.push((r, bits));
+                }
+                for (e, bits) in &exps {
+                    let want = base.pow_bounded_exp(e, *bits);
+                    assert_eq!(table.pow_ct(e, *bits).unwrap(), want, "{radix:?} {bits}");
+                }
+                // Above the table's bound: declined, not truncated.
+                assert!(table.pow_ct(&BoxedUint::from(5u64), 321).is_none());
+            }
+        }
+        // Only 1536-bit moduli.
+        let params = modulus_1024(&mut rng);
+        let base = to_monty(&BoxedUint::from(3u64), &params);
+        assert!(FixedBase::new_radix(&base, 320, Radix::R28).is_none());
+        assert!(FixedBase::new_radix(&base, 320, Radix::R64).is_none());
+        // What DH uses.
+        let x = random_below(&mut rng, &m);
+        let x = resize(&x.wrapping_shr_vartime(1536 - 320), 320);
+        assert_eq!(
+            crate::crypto::group::g_pow_dh(&x),
+            group().g.pow_bounded_exp(&x, 320)
+        );
     }
 
     #[test]

@@ -13,12 +13,13 @@
 //! | `otr_burst` | per message: 20 messages sent and read in one direction |
 //! | `otr_smp` | SMP with a question, both sides, start to both `SmpSucceeded` |
 //! | `otr_modexp320` / `otr_modexp1536` | one 1536-bit modexp, random base, 320-bit / 1536-bit exponent |
+//! | `otr_dh_table` | building the table of powers of the DH generator (once per process in the app) |
 #![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use candado_otr::bench::modexp_1536;
+use candado_otr::bench::{build_dh_table, modexp_1536};
 use candado_otr::crypto::dsa::DsaPrivateKey;
 use candado_otr::wire::message::InstanceTag;
 use candado_otr::{Event, MessageState, Policy, Session, SessionConfig};
@@ -238,4 +239,11 @@ pub fn run(clocks: &Clocks<'_>, out: &mut dyn FnMut(String)) {
         }
         out(s.line(name));
     }
+
+    let mut s = Samples::default();
+    for _ in 0..RUNS {
+        let bits = s.time(clocks, 1, build_dh_table);
+        assert_eq!(bits, 320);
+    }
+    out(s.line("otr_dh_table"));
 }
