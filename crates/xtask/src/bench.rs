@@ -1,4 +1,4 @@
-//! `cargo xtask bench [size] [load] [otr] [vault] [scale] [chat]`: figures, never pass/fail. Prints one table (figure, Candado, anchor,
+//! `cargo xtask bench [size] [load] [otr] [vault] [scale] [chat] [lighthouse]`: figures, never pass/fail. Prints one table (figure, Candado, anchor,
 //! ratio) and writes the same rows to `target/bench/latest.json` so figures can be compared across commits.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,15 @@ use candado_harness::workspace_root;
 use crate::tools::{self, cargo};
 
 /// The benchmarks, in the order a full run takes them.
-const BENCHES: &[&str] = &["size", "load", "otr", "vault", "scale", "chat"];
+const BENCHES: &[&str] = &[
+    "size",
+    "load",
+    "otr",
+    "vault",
+    "scale",
+    "chat",
+    "lighthouse",
+];
 
 /// One figure.
 #[derive(Debug)]
@@ -60,6 +68,7 @@ pub fn bench(args: &[String]) -> Result<(), String> {
             "scale" => rows.extend(scale(&path)?),
             "load" => rows.extend(load(&path)?),
             "chat" => rows.extend(chat(&path)?),
+            "lighthouse" => rows.extend(lighthouse(&path)?),
             _ => {}
         }
     }
@@ -372,14 +381,25 @@ fn e2e_example(
     path: &std::ffi::OsString,
     example: &str,
 ) -> Result<Vec<BTreeMap<String, String>>, String> {
+    e2e_example_with(path, example, &[])
+}
+
+/// [`e2e_example`] with more environment variables.
+fn e2e_example_with(
+    path: &std::ffi::OsString,
+    example: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Result<Vec<BTreeMap<String, String>>, String> {
     let dist = crate::dist::build(path, &workspace_root().join("dist"))?;
-    bench_lines(
-        Command::new(cargo())
-            .args(["run", "--quiet", "-p", "candado-e2e", "--example", example])
-            .env("PATH", path)
-            .env("CANDADO_DIST", &dist)
-            .current_dir(workspace_root()),
-    )
+    let mut cmd = Command::new(cargo());
+    cmd.args(["run", "--quiet", "-p", "candado-e2e", "--example", example])
+        .env("PATH", path)
+        .env("CANDADO_DIST", &dist)
+        .current_dir(workspace_root());
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    bench_lines(&mut cmd)
 }
 
 /// The first load under mobile emulation (`tests/e2e/examples/load_bench.rs`): brotli-compressed
@@ -533,6 +553,68 @@ fn chat(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
                 field(line, "ms"),
                 field(line, "longtasks"),
                 field(line, "longest_task_ms")
+            ),
+        ));
+    }
+    Ok(rows)
+}
+
+/// Lighthouse 12 with its default mobile settings (`tests/e2e/examples/lighthouse_bench.rs`): the
+/// page loads of the first-run and the unlock screens (performance, accessibility, best practices and
+/// the metrics), and snapshots of the screens a page load cannot reach (accessibility, best
+/// practices). Anchors: Converse.js's 88 and 92 (issue #8) and the targets, 95 and 100.
+fn lighthouse(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
+    let prefix = tools::ensure_lighthouse()?;
+    let lines = e2e_example_with(
+        path,
+        "lighthouse_bench",
+        &[("CANDADO_LIGHTHOUSE_DIR", prefix.as_os_str())],
+    )?;
+    let mut rows = Vec::new();
+    let lines: Vec<_> = lines
+        .iter()
+        .filter(|l| field(l, "name") == "lighthouse")
+        .collect();
+    for line in lines.iter().filter(|l| field(l, "mode") == "navigation") {
+        let page = field(line, "page");
+        let first = page == "first-run";
+        let figure = |what: &str| format!("lighthouse: {page} screen, page load: {what}");
+        let number = |key: &str| field(line, key).parse::<f64>().unwrap_or(f64::NAN);
+        let mut performance = Row::new(figure("performance"), field(line, "performance"));
+        let mut accessibility = Row::new(figure("accessibility"), field(line, "accessibility"));
+        if first {
+            performance =
+                performance.against("88 (Converse.js); target 95", number("performance") / 88.0);
+            accessibility = accessibility.against(
+                "92 (Converse.js); target 100",
+                number("accessibility") / 92.0,
+            );
+        }
+        rows.extend([
+            performance,
+            accessibility,
+            Row::new(figure("best practices"), field(line, "best_practices")),
+            Row::new(
+                figure("FCP / LCP (ms)"),
+                format!("{} / {}", field(line, "fcp_ms"), field(line, "lcp_ms")),
+            ),
+            Row::new(
+                figure("TBT / Speed Index (ms)"),
+                format!("{} / {}", field(line, "tbt_ms"), field(line, "si_ms")),
+            ),
+            Row::new(figure("CLS"), field(line, "cls")),
+        ]);
+    }
+    for line in lines.iter().filter(|l| field(l, "mode") == "snapshot") {
+        rows.push(Row::new(
+            format!(
+                "lighthouse: {} screen, snapshot: accessibility / best practices",
+                field(line, "page")
+            ),
+            format!(
+                "{} / {}",
+                field(line, "accessibility"),
+                field(line, "best_practices")
             ),
         ));
     }

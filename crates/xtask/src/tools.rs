@@ -16,6 +16,10 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 /// The binaryen release whose `wasm-opt` handles wasm-bindgen 0.2.130 output (Debian's 108 does not).
 pub const BINARYEN_VERSION: &str = "132.0.0";
 
+/// The Lighthouse release `cargo xtask bench lighthouse` runs (13.x needs Node 22.19; 12.x runs on
+/// Debian 12's Node 18).
+pub const LIGHTHOUSE_VERSION: &str = "12.8.2";
+
 /// Debian packages `cargo xtask run` needs.
 pub const RUN_PACKAGES: &[&str] = &["prosody"];
 /// Debian packages `cargo xtask test` needs.
@@ -231,6 +235,28 @@ fn ensure_wasm_opt() -> Result<PathBuf, String> {
             .arg(format!("binaryen@{BINARYEN_VERSION}")),
     )?;
     Ok(bin)
+}
+
+/// Ensures Lighthouse from npm (for `cargo xtask bench lighthouse`); returns its npm prefix (the CLI is
+/// `node_modules/.bin/lighthouse` there).
+pub fn ensure_lighthouse() -> Result<PathBuf, String> {
+    let prefix = tools_dir().join("lighthouse");
+    let cli = prefix.join("node_modules").join(".bin").join("lighthouse");
+    if capture(&cli, &["--version"]).is_some_and(|v| v.trim() == LIGHTHOUSE_VERSION) {
+        return Ok(prefix);
+    }
+    if which("npm").is_none() {
+        ensure_packages(&["nodejs", "npm"])?;
+    }
+    eprintln!("xtask: installing lighthouse {LIGHTHOUSE_VERSION} from npm");
+    std::fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
+    run_cmd(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("lighthouse@{LIGHTHOUSE_VERSION}")),
+    )?;
+    Ok(prefix)
 }
 
 /// Installs the build tools (wasm target, Trunk, wasm-bindgen-cli, wasm-opt) and downloads every crate, so

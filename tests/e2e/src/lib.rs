@@ -64,6 +64,11 @@ impl Person {
         &self.passphrase
     }
 
+    /// This person's browser profile folder (it outlives [`Person::close`]).
+    pub fn profile(&self) -> &std::path::Path {
+        &self.browser.profile
+    }
+
     /// Opens the app.
     pub async fn open(&self, url: &str) {
         self.browser.client.goto(url).await.unwrap();
