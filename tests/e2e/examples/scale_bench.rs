@@ -9,7 +9,9 @@
 //!   while the list scrolls, and while the vault is created (key derivation runs in the worker);
 //! - frame times while the contact list scrolls from top to bottom, 240 px a frame;
 //! - the page's JavaScript heap (DevTools `Performance.getMetrics`) and the page's WebAssembly
-//!   memory (the runtime worker's own heap is not reachable from here and is not counted).
+//!   memory, and the runtime worker's JavaScript heap, array buffers and WebAssembly memory, over
+//!   the browser's DevTools endpoint (`Runtime.getHeapUsage`, and the `WebAssembly.Memory`
+//!   objects found by `Runtime.queryObjects`).
 //!
 //! Prints one `BENCH scale_roster contacts=N key=value…` line per size. Figures, not a test.
 
@@ -169,6 +171,16 @@ async fn measure(n: usize) {
         .await
         .as_f64()
         .unwrap_or(f64::NAN);
+    // The page's own figure from the same DevTools call as the workers', to compare with the
+    // WebAssembly memories the page script sees.
+    let page_heap = p.cdp("Runtime.getHeapUsage", json!({})).await;
+    let workers = p.worker_memory().await;
+    eprintln!(
+        "{n} contacts: page Runtime.getHeapUsage {page_heap}; page wasm memories {wasm} bytes; workers: {workers:?}"
+    );
+    let worker_js = workers.iter().map(|w| w.js_used).sum::<f64>();
+    let worker_buffers = workers.iter().map(|w| w.buffers).sum::<f64>();
+    let worker_wasm = workers.iter().map(|w| w.wasm).sum::<f64>();
     p.shot("scrolled").await;
     let shape = p
         .script(
@@ -219,6 +231,7 @@ async fn measure(n: usize) {
         "BENCH scale_roster contacts={n} login_to_roster_ms={} rows_rendered={rows} \
          longtasks={} longest_task_ms={:.0} scroller={scroll} frames={} frames_over_50ms={} \
          p95_frame_ms={:.1} worst_frame_ms={:.1} js_heap_mb={:.1} wasm_mb={:.1} \
+         workers={} worker_js_heap_mb={:.1} worker_buffers_mb={:.1} worker_wasm_mb={:.1} \
          vault_longtasks={} vault_longest_task_ms={:.0} scroll_longtasks={} scroll_longest_task_ms={:.0}",
         login_ms.map_or("timeout".to_string(), |ms| format!("{ms:.0}")),
         after_login.len(),
@@ -229,6 +242,10 @@ async fn measure(n: usize) {
         sorted.last().copied().unwrap_or(f64::NAN),
         mb(js_heap),
         mb(wasm),
+        workers.len(),
+        mb(worker_js),
+        mb(worker_buffers),
+        mb(worker_wasm),
         vault.len(),
         vault.iter().copied().fold(0.0, f64::max),
         scrolling.len(),

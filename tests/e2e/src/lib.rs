@@ -298,6 +298,14 @@ impl Person {
         }
     }
 
+    /// The memory of the page's dedicated workers (see [`candado_harness::Chromium::worker_memory`]).
+    pub async fn worker_memory(&self) -> Vec<candado_harness::WorkerMemory> {
+        match self.browser.worker_memory().await {
+            Ok(value) => value,
+            Err(e) => self.fail(format!("worker memory: {e}")).await,
+        }
+    }
+
     /// Emulates the slow phone of issue #8 from the next page on: 360×740 at 2×, CPU 4× slower,
     /// 150 ms round trips, 1.6 Mbit/s down and 750 kbit/s up. `script` runs in every page before
     /// its own scripts (the benchmarks' observers).

@@ -109,6 +109,25 @@ impl Chromium {
         }
     }
 
+    /// The memory of each dedicated worker of the page (the runtime worker): DevTools'
+    /// `Runtime.getHeapUsage` in the worker, read over the browser's own DevTools endpoint
+    /// (its port is in the profile's `DevToolsActivePort`), because chromedriver's CDP command
+    /// reaches only the page.
+    pub async fn worker_memory(&self) -> Result<Vec<WorkerMemory>, String> {
+        let file = self.profile.join("DevToolsActivePort");
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut lines = text.lines();
+        let port = lines.next().and_then(|l| l.trim().parse::<u16>().ok());
+        let path = lines.next().map(str::to_string);
+        let (Some(port), Some(path)) = (port, path) else {
+            return Err(format!("{}: no port and path", file.display()));
+        };
+        tokio::task::spawn_blocking(move || devtools::worker_memory(port, &path))
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
     /// Saves a PNG screenshot as `target/e2e/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf, String> {
         let png = self.client.screenshot().await.map_err(|e| e.to_string())?;
@@ -231,5 +250,164 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Extension {
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(self.body.to_string()))
+    }
+}
+
+/// What [`Chromium::worker_memory`] reports of one worker, in bytes.
+#[derive(Debug, Clone)]
+pub struct WorkerMemory {
+    /// The worker script's URL.
+    pub url: String,
+    /// JavaScript heap in use.
+    pub js_used: f64,
+    /// JavaScript heap reserved.
+    pub js_total: f64,
+    /// Backing storage of array buffers (not counting WebAssembly memories).
+    pub buffers: f64,
+    /// The worker's WebAssembly memories.
+    pub wasm: f64,
+}
+
+/// A blocking DevTools client for the browser endpoint, just enough for [`Chromium::worker_memory`].
+mod devtools {
+    use std::net::TcpStream;
+
+    use serde_json::{json, Value};
+    use tungstenite::{Message, WebSocket};
+
+    use super::WorkerMemory;
+
+    struct Connection {
+        ws: WebSocket<TcpStream>,
+        next_id: u64,
+        /// Events read while waiting for an answer.
+        events: Vec<Value>,
+    }
+
+    impl Connection {
+        fn call(
+            &mut self,
+            session: Option<&str>,
+            method: &str,
+            params: Value,
+        ) -> Result<Value, String> {
+            self.next_id += 1;
+            let id = self.next_id;
+            let mut msg = json!({ "id": id, "method": method, "params": params });
+            if let Some(session) = session {
+                msg["sessionId"] = json!(session);
+            }
+            self.ws
+                .send(Message::text(msg.to_string()))
+                .map_err(|e| format!("{method}: {e}"))?;
+            loop {
+                let text = match self.ws.read().map_err(|e| format!("{method}: {e}"))? {
+                    Message::Text(text) => text,
+                    _ => continue,
+                };
+                let value: Value =
+                    serde_json::from_str(text.as_str()).map_err(|e| e.to_string())?;
+                if value["id"] == json!(id) {
+                    if let Some(error) = value.get("error") {
+                        return Err(format!("{method}: {error}"));
+                    }
+                    return Ok(value["result"].clone());
+                }
+                if value.get("method").is_some() {
+                    self.events.push(value);
+                }
+            }
+        }
+    }
+
+    pub(super) fn worker_memory(port: u16, path: &str) -> Result<Vec<WorkerMemory>, String> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        let (ws, _) = tungstenite::client(format!("ws://127.0.0.1:{port}{path}"), stream)
+            .map_err(|e| format!("DevTools endpoint: {e}"))?;
+        let mut c = Connection {
+            ws,
+            next_id: 0,
+            events: Vec::new(),
+        };
+        let targets = c.call(None, "Target.getTargets", json!({}))?;
+        let page = targets["targetInfos"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["type"] == "page"))
+            .and_then(|t| t["targetId"].as_str())
+            .ok_or("no page target")?
+            .to_string();
+        let attached = c.call(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": page, "flatten": true }),
+        )?;
+        let page_session = attached["sessionId"]
+            .as_str()
+            .ok_or("no page session")?
+            .to_string();
+        // Existing workers are announced as `Target.attachedToTarget` events.
+        c.call(
+            Some(&page_session),
+            "Target.setAutoAttach",
+            json!({ "autoAttach": true, "waitForDebuggerOnStart": false, "flatten": true }),
+        )?;
+        let workers: Vec<(String, String)> = std::mem::take(&mut c.events)
+            .iter()
+            .filter(|e| e["method"] == "Target.attachedToTarget")
+            .filter(|e| e["params"]["targetInfo"]["type"] == "worker")
+            .filter_map(|e| {
+                let session = e["params"]["sessionId"].as_str()?;
+                let url = e["params"]["targetInfo"]["url"].as_str()?;
+                Some((session.to_string(), url.to_string()))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (session, url) in workers {
+            let heap = c.call(Some(&session), "Runtime.getHeapUsage", json!({}))?;
+            let number = |key: &str| heap[key].as_f64().unwrap_or(f64::NAN);
+            // Every `WebAssembly.Memory` alive in the worker, found by its prototype.
+            let proto = c.call(
+                Some(&session),
+                "Runtime.evaluate",
+                json!({ "expression": "WebAssembly.Memory.prototype" }),
+            )?;
+            let proto = proto["result"]["objectId"].as_str().ok_or("no prototype")?;
+            let found = c.call(
+                Some(&session),
+                "Runtime.queryObjects",
+                json!({ "prototypeObjectId": proto }),
+            )?;
+            let array = found["objects"]["objectId"].as_str().ok_or("no objects")?;
+            let wasm = c.call(
+                Some(&session),
+                "Runtime.callFunctionOn",
+                json!({
+                    "objectId": array,
+                    "functionDeclaration": "function () { return this.reduce((s, m) => s + m.buffer.byteLength, 0); }",
+                    "returnByValue": true,
+                }),
+            )?;
+            out.push(WorkerMemory {
+                url,
+                js_used: number("usedSize"),
+                js_total: number("totalSize"),
+                buffers: number("backingStorageSize"),
+                wasm: wasm["result"]["value"].as_f64().unwrap_or(f64::NAN),
+            });
+        }
+        c.call(
+            Some(&page_session),
+            "Target.setAutoAttach",
+            json!({ "autoAttach": false, "waitForDebuggerOnStart": false }),
+        )?;
+        c.call(
+            None,
+            "Target.detachFromTarget",
+            json!({ "sessionId": page_session }),
+        )?;
+        Ok(out)
     }
 }

@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub use browser::Chromium;
+pub use browser::{Chromium, WorkerMemory};
 pub use ejabberd::Ejabberd;
 pub use prosody::{which, Prosody};
 pub use static_server::StaticServer;
