@@ -131,6 +131,48 @@ impl Mounted {
         self.get(selector).has_attribute("disabled")
     }
 
+    /// The roles follow ARIA in HTML where axe-core (and so Lighthouse) checks them: a list or a form
+    /// takes only the roles it may, and every list item sits in a list that is still a list.
+    fn assert_roles_fit(&self, where_: &str) {
+        for el in self.all("[role]") {
+            let role = el.get_attribute("role").unwrap_or_default();
+            let allowed: &[&str] = match el.tag_name().as_str() {
+                "UL" | "OL" => &[
+                    "directory",
+                    "group",
+                    "listbox",
+                    "menu",
+                    "menubar",
+                    "none",
+                    "presentation",
+                    "radiogroup",
+                    "tablist",
+                    "toolbar",
+                    "tree",
+                ],
+                "FORM" => &["search", "none", "presentation"],
+                _ => continue,
+            };
+            assert!(
+                allowed.contains(&role.as_str()),
+                "{where_}: role {role:?} on {}",
+                el.outer_html().chars().take(200).collect::<String>()
+            );
+        }
+        for li in self.all("li") {
+            let parent = li.parent_element().unwrap();
+            let list = matches!(parent.tag_name().as_str(), "UL" | "OL" | "MENU")
+                && parent
+                    .get_attribute("role")
+                    .is_none_or(|role| role == "list");
+            assert!(
+                list,
+                "{where_}: a list item outside a list: {}",
+                parent.outer_html().chars().take(200).collect::<String>()
+            );
+        }
+    }
+
     fn take_sent(&self) -> Vec<Command> {
         std::mem::take(&mut *self.sent.lock().unwrap())
     }
@@ -631,7 +673,11 @@ async fn chat_shows_the_padlock_messages_as_text_and_notices() {
     );
     assert!(m.find(".message-text b").is_none() && m.find(".message-text img").is_none());
     assert_eq!(m.text("#announcer"), "Nuevo mensaje de bob@localhost");
-    assert_eq!(m.attr("#messages", "role").as_deref(), Some("log"));
+    // The messages are a list inside a live region (a `<ul>` cannot be the log itself).
+    let log = m.get("[role=log]");
+    assert_eq!(log.get_attribute("aria-label").as_deref(), Some("Mensajes"));
+    assert!(log.query_selector("ul#messages").unwrap().is_some());
+    m.assert_roles_fit("chat");
 
     // Enter sends; the outgoing message appears when the worker reports it, then updates in place.
     m.type_in("#message-input", "hola bob").await;
@@ -986,6 +1032,13 @@ async fn group_chats_join_with_a_permanent_banner_and_text_only_messages() {
     })
     .await;
     assert_eq!(m.all("li.room-message[data-own='true']").len(), 1);
+    let log = m.get("[role=log]");
+    assert_eq!(
+        log.get_attribute("aria-label").as_deref(),
+        Some("Mensajes de la sala")
+    );
+    assert!(log.query_selector("ul#room-messages").unwrap().is_some());
+    m.assert_roles_fit("group");
 
     // Away from the room, a new message is announced without its text or author.
     m.click("#back").await;
@@ -1271,6 +1324,17 @@ async fn verify_dialog_asks_trusts_and_shows_the_qr_code() {
     m.click("#verify").await;
     assert_eq!(m.attr("#verify-dialog", "role").as_deref(), Some("dialog"));
     assert!(m.text("#smp-hint").contains("mayúsculas"));
+    // Each tab's panel is a `<div role="tabpanel">` named by its tab, around the form.
+    let panel = m.get("[role=tabpanel]");
+    assert_eq!(
+        panel.get_attribute("aria-labelledby").as_deref(),
+        Some("verify-question-tab")
+    );
+    assert!(panel
+        .query_selector("form #smp-question")
+        .unwrap()
+        .is_some());
+    m.assert_roles_fit("verify, question");
     m.type_in("#smp-question", "¿Cómo se llama mi perro? (minúscula)")
         .await;
     m.type_in("#smp-answer", "ricky").await;
@@ -1287,6 +1351,11 @@ async fn verify_dialog_asks_trusts_and_shows_the_qr_code() {
     m.click("#padlock").await;
     m.click("#verify").await;
     m.click("#verify-secret-tab").await;
+    assert_eq!(
+        m.attr("[role=tabpanel]", "aria-labelledby").as_deref(),
+        Some("verify-secret-tab")
+    );
+    m.assert_roles_fit("verify, secret");
     m.type_in("#smp-secret", "milanesa").await;
     m.click("#smp-secret-submit").await;
     let sent = m.take_sent();

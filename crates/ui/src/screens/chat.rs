@@ -327,56 +327,60 @@ pub fn Chat(store: Store) -> impl IntoView {
                 </div>
             </Show>
         </section>
-        <ul id="messages" class="messages plain" role="log" aria-label=tr!(store, messages_label)>
-            {move || {
-                let (hidden, _) = kept.get();
-                (hidden > 0).then(|| {
-                    let t = store.locale();
-                    view! {
-                        <li class="history-more">
-                            <button type="button" id="history-more" class="secondary" on:click=move |_| {
-                                history_shown.update(|n| *n = n.saturating_add(HISTORY_PAGE));
-                            }>
-                                {td_string!(t, history_more, n = &hidden.to_string())}
-                            </button>
-                        </li>
+        // The live region is a container of the list: a `<ul>` cannot take the `log` role, and its
+        // lines must stay items of a list.
+        <div class="message-log" role="log" aria-label=tr!(store, messages_label)>
+            <ul id="messages" class="messages plain">
+                {move || {
+                    let (hidden, _) = kept.get();
+                    (hidden > 0).then(|| {
+                        let t = store.locale();
+                        view! {
+                            <li class="history-more">
+                                <button type="button" id="history-more" class="secondary" on:click=move |_| {
+                                    history_shown.update(|n| *n = n.saturating_add(HISTORY_PAGE));
+                                }>
+                                    {td_string!(t, history_more, n = &hidden.to_string())}
+                                </button>
+                            </li>
+                        }
+                    })
+                }}
+                // Kept messages first (their own block, so new messages do not redraw them). Each line
+                // is keyed by its place and id: showing earlier ones adds lines, it rebuilds none.
+                <For
+                    each=move || {
+                        let lang = store.lang.get();
+                        let (hidden, messages) = kept.get();
+                        messages.into_iter().enumerate().map(move |(i, m)| (lang, hidden + i, m))
                     }
-                })
-            }}
-            // Kept messages first (their own block, so new messages do not redraw them). Each line
-            // is keyed by its place and id: showing earlier ones adds lines, it rebuilds none.
-            <For
-                each=move || {
-                    let lang = store.lang.get();
-                    let (hidden, messages) = kept.get();
-                    messages.into_iter().enumerate().map(move |(i, m)| (lang, hidden + i, m))
-                }
-                key=|(lang, place, m)| (*lang, *place, m.id.clone())
-                children=move |(lang, _, m)| {
-                    let date = date_of(m.at, lang);
-                    message_view(m, store.locale_untracked(), Some(date))
-                }
-            />
-            {move || {
-                let any = kept.with(|(hidden, shown)| hidden + shown.len() > 0);
-                any.then(|| {
-                    view! {
-                        <li class="notice history-divider" id="history-divider">
-                            {td_string!(store.locale(), history_saved_until_here)}
-                        </li>
+                    key=|(lang, place, m)| (*lang, *place, m.id.clone())
+                    children=move |(lang, _, m)| {
+                        let date = date_of(m.at, lang);
+                        message_view(m, store.locale_untracked(), Some(date))
                     }
-                })
-            }}
-            // This session's lines: a new message builds its own line only (see `logic::item_key`).
-            <For
-                each=move || {
-                    let lang = store.lang.get();
-                    items.get().into_iter().enumerate().map(move |(i, item)| (lang, i, item))
-                }
-                key=|(lang, i, item)| logic::item_key(*lang, *i, item)
-                children=move |(_, _, item)| item_view(item, store.locale_untracked())
-            />
-        </ul>
+                />
+                {move || {
+                    let any = kept.with(|(hidden, shown)| hidden + shown.len() > 0);
+                    any.then(|| {
+                        view! {
+                            <li class="notice history-divider" id="history-divider">
+                                {td_string!(store.locale(), history_saved_until_here)}
+                            </li>
+                        }
+                    })
+                }}
+                // This session's lines: a new message builds its own line only (see `logic::item_key`).
+                <For
+                    each=move || {
+                        let lang = store.lang.get();
+                        items.get().into_iter().enumerate().map(move |(i, item)| (lang, i, item))
+                    }
+                    key=|(lang, i, item)| logic::item_key(*lang, *i, item)
+                    children=move |(_, _, item)| item_view(item, store.locale_untracked())
+                />
+            </ul>
+        </div>
         <p class="error" id="chat-error" role="alert">{move || command_error_text(store)}</p>
         <form class="composer" on:submit=move |ev| {
             ev.prevent_default();

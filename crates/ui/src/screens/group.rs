@@ -167,33 +167,35 @@ pub fn Group(store: Store) -> impl IntoView {
                 {move || invited.get().map(|jid| td_string!(store.locale(), room_invite_sent, jid = &jid))}
             </p>
         </details>
-        <ul id="room-messages" class="messages plain" role="log" aria-label=tr!(store, room_messages_label)>
-            {move || {
-                room()
-                    .messages
-                    .into_iter()
-                    .map(|m| {
-                        let nick = m.nick.clone();
-                        let failed = m.delivery == Delivery::Failed;
-                        view! {
-                            <li
-                                class="room-message"
-                                data-id=m.id.clone()
-                                data-nick=nick
-                                data-own=if m.own { "true" } else { "false" }
-                                data-delivery=super::chat::delivery_key(m.delivery)
-                            >
-                                <span class="message-nick" dir="auto">{m.nick}</span>
-                                <span class="message-text" dir="auto">{m.text}</span>
-                                {failed.then(|| view! {
-                                    <span class="message-meta"><span class="delivery failed">{tr!(store, room_message_failed)}</span></span>
-                                })}
-                            </li>
-                        }
-                    })
-                    .collect_view()
-            }}
-        </ul>
+        <div class="message-log" role="log" aria-label=tr!(store, room_messages_label)>
+            <ul id="room-messages" class="messages plain">
+                {move || {
+                    room()
+                        .messages
+                        .into_iter()
+                        .map(|m| {
+                            let nick = m.nick.clone();
+                            let failed = m.delivery == Delivery::Failed;
+                            view! {
+                                <li
+                                    class="room-message"
+                                    data-id=m.id.clone()
+                                    data-nick=nick
+                                    data-own=if m.own { "true" } else { "false" }
+                                    data-delivery=super::chat::delivery_key(m.delivery)
+                                >
+                                    <span class="message-nick" dir="auto">{m.nick}</span>
+                                    <span class="message-text" dir="auto">{m.text}</span>
+                                    {failed.then(|| view! {
+                                        <span class="message-meta"><span class="delivery failed">{tr!(store, room_message_failed)}</span></span>
+                                    })}
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ul>
+        </div>
         <p class="error" id="room-error" role="alert">{problem}</p>
         <form class="composer" on:submit=move |ev| {
             ev.prevent_default();

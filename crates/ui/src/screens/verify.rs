@@ -171,40 +171,44 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
                     {tab_button("verify-fingerprint-tab", Tab::Fingerprint, |t| td_string!(t, verify_fingerprint_tab))}
                 </div>
                 <Show when=move || tab.get() == Tab::Question>
-                    <form class="stack" role="tabpanel" aria-labelledby="verify-question-tab" on:submit=ask>
-                        <label for="smp-question">{tr!(store, smp_question_label)}</label>
-                        <input id="smp-question" type="text" bind:value=question />
-                        <label for="smp-answer">{tr!(store, smp_answer_label)}</label>
-                        <input
-                            id="smp-answer"
-                            type="text"
-                            autocomplete="off"
-                            autocapitalize="none"
-                            spellcheck="false"
-                            aria-describedby="smp-hint"
-                            bind:value=answer
-                        />
-                        <p class="hint" id="smp-hint">{tr!(store, smp_hint)}</p>
-                        <div class="actions">
-                            <button type="submit" id="smp-ask-submit">{tr!(store, smp_ask_submit)}</button>
-                        </div>
-                    </form>
+                    <div role="tabpanel" aria-labelledby="verify-question-tab">
+                        <form class="stack" on:submit=ask>
+                            <label for="smp-question">{tr!(store, smp_question_label)}</label>
+                            <input id="smp-question" type="text" bind:value=question />
+                            <label for="smp-answer">{tr!(store, smp_answer_label)}</label>
+                            <input
+                                id="smp-answer"
+                                type="text"
+                                autocomplete="off"
+                                autocapitalize="none"
+                                spellcheck="false"
+                                aria-describedby="smp-hint"
+                                bind:value=answer
+                            />
+                            <p class="hint" id="smp-hint">{tr!(store, smp_hint)}</p>
+                            <div class="actions">
+                                <button type="submit" id="smp-ask-submit">{tr!(store, smp_ask_submit)}</button>
+                            </div>
+                        </form>
+                    </div>
                 </Show>
                 <Show when=move || tab.get() == Tab::Secret>
-                    <form class="stack" role="tabpanel" aria-labelledby="verify-secret-tab" on:submit=ask_secret>
-                        <label for="smp-secret">{tr!(store, smp_secret_label)}</label>
-                        <input
-                            id="smp-secret"
-                            type="password"
-                            autocomplete="off"
-                            aria-describedby="smp-secret-hint"
-                            bind:value=secret
-                        />
-                        <p class="hint" id="smp-secret-hint">{tr!(store, smp_hint)}</p>
-                        <div class="actions">
-                            <button type="submit" id="smp-secret-submit">{tr!(store, smp_secret_submit)}</button>
-                        </div>
-                    </form>
+                    <div role="tabpanel" aria-labelledby="verify-secret-tab">
+                        <form class="stack" on:submit=ask_secret>
+                            <label for="smp-secret">{tr!(store, smp_secret_label)}</label>
+                            <input
+                                id="smp-secret"
+                                type="password"
+                                autocomplete="off"
+                                aria-describedby="smp-secret-hint"
+                                bind:value=secret
+                            />
+                            <p class="hint" id="smp-secret-hint">{tr!(store, smp_hint)}</p>
+                            <div class="actions">
+                                <button type="submit" id="smp-secret-submit">{tr!(store, smp_secret_submit)}</button>
+                            </div>
+                        </form>
+                    </div>
                 </Show>
                 <Show when=move || tab.get() == Tab::Fingerprint>
                     <div class="stack" role="tabpanel" aria-labelledby="verify-fingerprint-tab">
