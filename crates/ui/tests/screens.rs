@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use candado_api::*;
 use candado_ui::lang::Lang;
 use candado_ui::screens::Shell;
-use candado_ui::store::Store;
+use candado_ui::store::{Status, Store};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -349,12 +349,24 @@ async fn first_run_creates_the_vault_only_with_matching_passphrases() {
         m.attr("#connection-status", "data-state").as_deref(),
         Some("starting")
     );
+    // The status area waits for the first screen: under "Loading…" it would be pushed down when
+    // the screen arrives (a layout shift on every start).
+    assert!(m.get(".status-area").has_attribute("hidden"));
     m.apply(Event::Ready).await;
+    m.apply(Event::Connection {
+        state: ConnectionState::Connecting {
+            websocket_url: server().websocket_url,
+        },
+    })
+    .await;
+    assert!(m.get(".status-area").has_attribute("hidden"));
     m.apply(Event::Vault {
         state: VaultState::Absent,
     })
     .await;
     assert_eq!(m.screen(), "first-run");
+    assert!(!m.get(".status-area").has_attribute("hidden"));
+    assert_eq!(m.text("#connection-status"), "Conectando…");
     assert_eq!(m.attr("#passphrase", "type").as_deref(), Some("password"));
     assert!(m.disabled("#create-vault"));
     // The probe's status area is on this screen too.
@@ -440,6 +452,35 @@ async fn first_run_creates_the_vault_only_with_matching_passphrases() {
     assert_eq!(m.screen(), "working");
     assert_eq!(m.attr("#working", "role").as_deref(), Some("status"));
     assert_eq!(m.text("#working"), "Abriendo la bóveda…");
+}
+
+/// A failure before the first screen is known shows at once: the screen may never come.
+#[wasm_bindgen_test]
+async fn a_failure_while_starting_shows_the_status_area_at_once() {
+    let m = mount();
+    assert!(m.get(".status-area").has_attribute("hidden"));
+    m.store.status.set(Status::WorkerError);
+    tick().await;
+    assert_eq!(m.screen(), "starting");
+    assert!(!m.get(".status-area").has_attribute("hidden"));
+    assert_eq!(
+        m.attr("#connection-status", "data-state").as_deref(),
+        Some("failed")
+    );
+    assert!(!m.text("#connection-help").is_empty());
+
+    let m = mount();
+    m.apply(Event::Ready).await;
+    m.apply(Event::Connection {
+        state: ConnectionState::Failed {
+            reason: FailureReason::Unreachable,
+            websocket_url: server().websocket_url,
+        },
+    })
+    .await;
+    assert_eq!(m.screen(), "starting");
+    assert!(!m.get(".status-area").has_attribute("hidden"));
+    assert!(!m.get("#retry").has_attribute("hidden"));
 }
 
 #[wasm_bindgen_test]

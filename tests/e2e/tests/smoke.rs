@@ -8,7 +8,14 @@ use fantoccini::Locator;
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// Waits for the status `state` and returns its text. The status area shows with the first screen
+/// (a failure shows at once), so any other state is read once the first-run screen is up.
 async fn status_of(browser: &Chromium, state: &str) -> Result<String, String> {
+    if state != "failed" {
+        browser
+            .wait_for_attr("#screen", "data-screen", "first-run", WAIT)
+            .await?;
+    }
     browser
         .wait_for_attr("#connection-status", "data-state", state, WAIT)
         .await

@@ -88,7 +88,11 @@ pub fn Shell(store: Store) -> impl IntoView {
             >
                 {body}
             </main>
-            <StatusArea store=store compact=Signal::derive(move || matches!(screen.get(), Screen::Chat | Screen::Group)) />
+            <StatusArea
+                store=store
+                compact=Signal::derive(move || matches!(screen.get(), Screen::Chat | Screen::Group))
+                starting=Signal::derive(move || screen.get() == Screen::Starting)
+            />
             <div id="announcer" class="visually-hidden" aria-live="polite" aria-atomic="true">
                 {move || store.announce.get()}
             </div>
@@ -211,11 +215,22 @@ pub fn probe(store: Store) {
 }
 
 /// The connection probe's status: `#server-domain`, `#connection-status`, `#connection-help`, `#retry`.
+///
+/// While the first screen is not known yet (`starting`), the area waits hidden unless something
+/// failed: shown under "Loading…", it would be pushed down as the screen arrives above it (a layout
+/// shift on every start), and until then it would only repeat that the app is starting.
 #[component]
-fn StatusArea(store: Store, compact: Signal<bool>) -> impl IntoView {
+fn StatusArea(store: Store, compact: Signal<bool>, starting: Signal<bool>) -> impl IntoView {
     let view_of = move || describe(&store.status.get(), store.locale());
+    let waiting =
+        move || starting.get() && matches!(view_of().key, "starting" | "connecting" | "connected");
     view! {
-        <section class="card status-area" class:compact=move || compact.get() aria-labelledby="connection-status">
+        <section
+            class="card status-area"
+            class:compact=move || compact.get()
+            hidden=waiting
+            aria-labelledby="connection-status"
+        >
             <p class="server">
                 {tr!(store, server_label)} ": "
                 <span id="server-domain">
