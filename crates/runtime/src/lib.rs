@@ -12,7 +12,8 @@
 //!   every input; one `setTimeout` armed at the engine's `poll_timeout` (reconnection backoff, key
 //!   generation, keepalives); `crypto.getRandomValues` (through `getrandom`) as its randomness;
 //! - the vault ([`store`]): `CreateVault`/`Unlock`/`Lock`/`ChangePassphrase` run here against the
-//!   IndexedDB-backed `candado_vault::Vault`, one operation at a time in order; the engine's
+//!   IndexedDB-backed `candado_vault::Vault`, one operation at a time in order (Argon2id itself
+//!   runs in a short-lived worker of its own, [`kdf`], so its 64 MiB are given back); the engine's
 //!   `PutRecord`/`DeleteRecord` effects join the same queue, and after unlocking every record is
 //!   handed to the engine before `handle_unlocked`;
 //! - XEP-0156 discovery (`Discover`): the domain's host-meta over HTTPS;
@@ -23,6 +24,8 @@
 
 #[cfg(target_arch = "wasm32")]
 mod discover;
+#[cfg(target_arch = "wasm32")]
+pub mod kdf;
 pub mod queue;
 #[cfg(target_arch = "wasm32")]
 pub mod store;

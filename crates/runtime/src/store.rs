@@ -1,8 +1,8 @@
 //! The vault in the worker: one queue of operations on the IndexedDB-backed [`Vault`], run one at a
 //! time in order, so a record written before a lock is on disk before the keys are dropped.
 //!
-//! Argon2id (creating, unlocking, changing the passphrase) runs here, in the worker, never on the
-//! page's thread.
+//! Argon2id (creating, unlocking, changing the passphrase) runs in a worker, never on the page's
+//! thread: in a short-lived worker of its own ([`crate::kdf`]), so its memory is given back.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -12,8 +12,8 @@ use std::time::Duration;
 use candado_api::{VaultFailure, VaultState};
 use candado_engine::records;
 use candado_vault::{
-    calibrate, self_test, IndexedDbStorage, KdfParams, Passphrase, RecordId, RecordKind, StoreName,
-    SystemRandom, Vault, VaultConfig, VaultError,
+    self_test, IndexedDbStorage, Passphrase, RecordId, RecordKind, StoreName, SystemRandom, Vault,
+    VaultConfig, VaultError,
 };
 use zeroize::Zeroizing;
 
@@ -168,10 +168,6 @@ fn failure(e: &VaultError) -> VaultFailure {
     }
 }
 
-fn now() -> Duration {
-    Duration::from_secs_f64(js_sys::Date::now().max(0.0) / 1000.0)
-}
-
 async fn open() -> Result<AppVault, String> {
     let storage = IndexedDbStorage::open(DATABASE)
         .await
@@ -184,7 +180,8 @@ async fn open() -> Result<AppVault, String> {
             store,
             schema_version: SCHEMA_VERSION,
         },
-    ))
+    )
+    .with_kdf(crate::kdf::WorkerKdf))
 }
 
 /// Reads every record of the kinds the engine knows.
@@ -248,9 +245,7 @@ async fn perform(
             Err(e) => Outcome::Failed(failure(&e), e.to_string(), None),
         }),
         Op::Create(passphrase) => {
-            let params = calibrate(UNLOCK_TARGET, now)
-                .map(|c| c.params)
-                .unwrap_or(KdfParams::MINIMUM);
+            let params = crate::kdf::calibrate_params(UNLOCK_TARGET).await;
             Some(match vault.create(&passphrase, params).await {
                 Ok(()) => Outcome::Unlocked(Vec::new()),
                 Err(e) => {

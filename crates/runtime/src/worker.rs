@@ -24,6 +24,10 @@ pub fn candado_worker_start() {
         web_sys_log("candado: candado_worker_start must run inside a dedicated worker");
         return;
     };
+    if crate::kdf::is_kdf_worker(&scope) {
+        crate::kdf::serve(&scope);
+        return;
+    }
     let driver = Rc::new(RefCell::new(Driver {
         // The platform CSPRNG (`crypto.getRandomValues`); the engine draws OTR keys and nonces from it.
         engine: Engine::new(UnwrapErr(SysRng)),

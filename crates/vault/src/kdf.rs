@@ -102,6 +102,61 @@ pub(crate) fn derive_kek(passphrase: &[u8], salt: &[u8], cost: Cost) -> Result<K
     Ok(Kek::from_bytes(out))
 }
 
+/// The vault's key-encryption key: Argon2id(passphrase, salt) at `params` (always in the
+/// accepted range), 32 bytes. What a [`KdfRunner`] computes, wherever it runs.
+///
+/// # Errors
+/// [`KdfError::OutOfMemory`] when the Argon2 blocks cannot be allocated.
+pub fn argon2id(
+    passphrase: &[u8],
+    salt: &[u8],
+    params: KdfParams,
+) -> Result<Zeroizing<[u8; KEY_LEN]>, KdfError> {
+    let ctx = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        argon2_params(params.m_kib, params.t, params.p)?,
+    );
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    run_argon2id(&ctx, passphrase, salt, out.as_mut())?;
+    Ok(out)
+}
+
+/// What [`KdfRunner::argon2id`] returns.
+pub type KdfFuture<'a> = core::pin::Pin<
+    Box<dyn core::future::Future<Output = Result<Zeroizing<[u8; KEY_LEN]>, KdfError>> + 'a>,
+>;
+
+/// Where Argon2id runs for a [`Vault`](crate::Vault) (see
+/// [`Vault::with_kdf`](crate::Vault::with_kdf)). Its blocks take up to 64 MiB, and a
+/// WebAssembly memory never shrinks: the browser runtime runs it in a short-lived worker
+/// of its own, so that memory is given back as soon as the key is derived. The default,
+/// [`InPlace`], runs it in the caller's thread.
+pub trait KdfRunner {
+    /// [`argon2id`]`(passphrase, salt, params)`.
+    fn argon2id<'a>(
+        &'a self,
+        passphrase: &'a [u8],
+        salt: &'a [u8],
+        params: KdfParams,
+    ) -> KdfFuture<'a>;
+}
+
+/// Runs Argon2id in the caller's thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InPlace;
+
+impl KdfRunner for InPlace {
+    fn argon2id<'a>(
+        &'a self,
+        passphrase: &'a [u8],
+        salt: &'a [u8],
+        params: KdfParams,
+    ) -> KdfFuture<'a> {
+        Box::pin(core::future::ready(argon2id(passphrase, salt, params)))
+    }
+}
+
 /// What the KDF spends. Production code only ever builds `Params` from a
 /// validated [`KdfParams`]; the cheap variant exists only in this crate's unit
 /// tests, after the stored header has passed the same range check.

@@ -191,7 +191,8 @@ pub use idb::{
     RECORDS_STORE,
 };
 pub use kdf::{
-    argon2id_known_answer_test, calibrate, Calibration, KdfParams, CALIBRATION_MEMORY_STEPS_KIB,
+    argon2id, argon2id_known_answer_test, calibrate, Calibration, InPlace, KdfFuture, KdfParams,
+    KdfRunner, CALIBRATION_MEMORY_STEPS_KIB,
 };
 pub use record::{
     Locator, RecordId, RecordKind, StoreName, MAX_ID_LEN, MAX_KIND_LEN, MAX_STORE_NAME_LEN,

@@ -1030,3 +1030,58 @@ fn real_argon2id_minimum_cost_create_unlock_and_wrong_passphrase() {
         Err(VaultError::WrongPassphrase)
     );
 }
+
+/// Runs Argon2id in place and counts its calls, with the parameters it was given.
+struct CountingKdf(Rc<RefCell<Vec<KdfParams>>>);
+
+impl KdfRunner for CountingKdf {
+    fn argon2id<'a>(
+        &'a self,
+        passphrase: &'a [u8],
+        salt: &'a [u8],
+        params: KdfParams,
+    ) -> KdfFuture<'a> {
+        self.0.borrow_mut().push(params);
+        InPlace.argon2id(passphrase, salt, params)
+    }
+}
+
+/// Fails as a worker that ran out of memory would.
+struct FailingKdf;
+
+impl KdfRunner for FailingKdf {
+    fn argon2id<'a>(&'a self, _: &'a [u8], _: &'a [u8], _: KdfParams) -> KdfFuture<'a> {
+        Box::pin(core::future::ready(Err(KdfError::OutOfMemory)))
+    }
+}
+
+#[test]
+fn argon2id_runs_where_the_vault_is_told_and_gives_the_same_key_anywhere() {
+    let storage = MemoryStorage::new();
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let mut v = Vault::new(storage.clone(), TestRng::new(21), config(1))
+        .with_kdf(CountingKdf(calls.clone()));
+    block_on(v.create(&pass("correct horse"), KdfParams::MINIMUM)).unwrap();
+    v.lock();
+    block_on(v.unlock(&pass("correct horse"))).unwrap();
+    assert!(matches!(
+        block_on(v.unlock(&pass("wrong"))),
+        Err(VaultError::WrongPassphrase)
+    ));
+    assert_eq!(*calls.borrow(), vec![KdfParams::MINIMUM; 3]);
+    block_on(v.put(&RecordKind::new("k").unwrap(), &id("a"), b"kept")).unwrap();
+
+    // A vault deriving in its own thread opens what the runner sealed.
+    let mut other = Vault::new(storage.clone(), TestRng::new(22), config(1));
+    block_on(other.unlock(&pass("correct horse"))).unwrap();
+    let got = block_on(other.get(&RecordKind::new("k").unwrap(), &id("a"))).unwrap();
+    assert_eq!(got.as_deref().map(|v| v.as_slice()), Some(&b"kept"[..]));
+
+    // A runner that fails: its error reaches the caller and the vault stays locked.
+    let mut failing = Vault::new(storage, TestRng::new(23), config(1)).with_kdf(FailingKdf);
+    assert!(matches!(
+        block_on(failing.unlock(&pass("correct horse"))),
+        Err(VaultError::Kdf(KdfError::OutOfMemory))
+    ));
+    assert!(!failing.is_unlocked());
+}

@@ -12,7 +12,9 @@ use crate::format::{
     encode_backup, open_record, seal_record, BackupEntry, Header, HeaderError, ParsedBackup,
     RecordContext, MAX_PAYLOAD_LEN, SALT_LEN,
 };
-use crate::kdf::{derive_kek, Cost, KdfParams};
+#[cfg(test)]
+use crate::kdf::{derive_kek, Cost};
+use crate::kdf::{InPlace, KdfParams, KdfRunner};
 use crate::record::{RecordId, RecordKind, StoreName};
 use crate::rng::RandomSource;
 use crate::storage::{Storage, StorageKey, Transaction, WriteOp};
@@ -98,6 +100,7 @@ pub struct Vault<S, R> {
     rng: R,
     config: VaultConfig,
     migrate: Box<dyn Migrate>,
+    kdf: Box<dyn KdfRunner>,
     unlocked: Option<Unlocked>,
     #[cfg(test)]
     cheap_kdf: bool,
@@ -130,6 +133,7 @@ impl<S: Storage, R: RandomSource> Vault<S, R> {
             rng,
             config,
             migrate: Box::new(KeepPayloads),
+            kdf: Box::new(InPlace),
             unlocked: None,
             #[cfg(test)]
             cheap_kdf: false,
@@ -153,6 +157,13 @@ impl<S: Storage, R: RandomSource> Vault<S, R> {
         self
     }
 
+    /// Sets where Argon2id runs (the default is [`InPlace`]).
+    #[must_use]
+    pub fn with_kdf(mut self, kdf: impl KdfRunner + 'static) -> Self {
+        self.kdf = Box::new(kdf);
+        self
+    }
+
     /// The storage back end.
     pub fn storage(&self) -> &S {
         &self.storage
@@ -171,20 +182,20 @@ impl<S: Storage, R: RandomSource> Vault<S, R> {
         Ok(self.storage.read_header().await?.is_some())
     }
 
-    fn cost(&self, params: KdfParams) -> Cost {
+    async fn kek(&self, passphrase: &Passphrase, header: &Header) -> Result<Kek, VaultError> {
         #[cfg(test)]
         if self.cheap_kdf {
-            return Cost::TestOnlyCheap;
+            return Ok(derive_kek(
+                passphrase.as_bytes(),
+                &header.salt,
+                Cost::TestOnlyCheap,
+            )?);
         }
-        Cost::Params(params)
-    }
-
-    fn kek(&self, passphrase: &Passphrase, header: &Header) -> Result<Kek, VaultError> {
-        Ok(derive_kek(
-            passphrase.as_bytes(),
-            &header.salt,
-            self.cost(header.kdf),
-        )?)
+        let bytes = self
+            .kdf
+            .argon2id(passphrase.as_bytes(), &header.salt, header.kdf)
+            .await?;
+        Ok(Kek::from_bytes(bytes))
     }
 
     /// Reads, decodes and checks the stored header (range, store, schema).
@@ -254,7 +265,7 @@ impl<S: Storage, R: RandomSource> Vault<S, R> {
             wrap_nonce: [0; NONCE_LEN],
             wrapped_key: [0; KEY_LEN + TAG_LEN],
         };
-        let kek = self.kek(passphrase, &header)?;
+        let kek = self.kek(passphrase, &header).await?;
         let header = self.wrap(&kek, &vault_key, header)?;
         let tx = Transaction::from(vec![WriteOp::ClearAll, WriteOp::PutHeader(header.encode())]);
         self.storage.commit(tx).await?;
@@ -278,7 +289,7 @@ impl<S: Storage, R: RandomSource> Vault<S, R> {
     /// [`VaultError::Kdf`], [`VaultError::Storage`].
     pub async fn unlock(&mut self, passphrase: &Passphrase) -> Result<(), VaultError> {
         let header = self.stored_header().await?;
-        let kek = self.kek(passphrase, &header)?;
+        let kek = self.kek(passphrase, &header).await?;
         let vault_key = kek
             .unwrap_key(&header.wrap_nonce, &header.wrapped_key, &header.wrap_ad())
             .ok_or(VaultError::WrongPassphrase)?;
@@ -376,7 +387,7 @@ impl<S: Storage, R: RandomSource> Vault<S, R> {
             return Err(VaultError::InvalidInput("empty passphrase"));
         }
         let header = self.stored_header().await?;
-        let kek = self.kek(current, &header)?;
+        let kek = self.kek(current, &header).await?;
         let vault_key = kek
             .unwrap_key(&header.wrap_nonce, &header.wrapped_key, &header.wrap_ad())
             .ok_or(VaultError::WrongPassphrase)?;
@@ -387,7 +398,7 @@ impl<S: Storage, R: RandomSource> Vault<S, R> {
             salt,
             ..header
         };
-        let new_kek = self.kek(new, &header)?;
+        let new_kek = self.kek(new, &header).await?;
         let header = self.wrap(&new_kek, &vault_key, header)?;
         let tx = Transaction::from(vec![WriteOp::PutHeader(header.encode())]);
         self.storage.commit(tx).await?;
@@ -563,7 +574,7 @@ impl<S: Storage, R: RandomSource> Vault<S, R> {
             HeaderError::Params(p) => VaultError::ParamsOutOfRange(p),
         })?;
         self.check_header(&header)?;
-        let kek = self.kek(passphrase, &header)?;
+        let kek = self.kek(passphrase, &header).await?;
         let vault_key = kek
             .unwrap_key(&header.wrap_nonce, &header.wrapped_key, &header.wrap_ad())
             .ok_or(VaultError::WrongPassphrase)?;

@@ -280,6 +280,38 @@ async fn starts_offline_to_the_unlock_screen_after_one_visit() {
     screen(&browser, "unlock").await;
     browser.screenshot("pwa-offline-unlock").await.unwrap();
     assert!(controlled(&browser).await);
+
+    // Unlocking works offline too: Argon2id runs in a worker of its own, started from the cached
+    // files, and its memory (at least 19 MiB of blocks) leaves with it.
+    browser
+        .client
+        .find(Locator::Css("#unlock-passphrase"))
+        .await
+        .unwrap()
+        .send_keys("caballo correcto batería grapa")
+        .await
+        .unwrap();
+    browser
+        .client
+        .find(Locator::Css("#unlock"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    screen(&browser, "add-account").await;
+    let workers = browser.worker_memory().await.unwrap();
+    assert_eq!(
+        workers.len(),
+        1,
+        "only the runtime worker is left: {workers:?}"
+    );
+    let wasm_mib = workers[0].wasm / 1024.0 / 1024.0;
+    eprintln!("runtime worker after creating and unlocking the vault: {workers:?}");
+    assert!(
+        wasm_mib > 0.0 && wasm_mib < 19.0,
+        "the runtime worker's WebAssembly memory never held Argon2id's blocks: {wasm_mib:.1} MiB"
+    );
     browser.close().await;
 }
 
