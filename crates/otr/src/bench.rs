@@ -5,7 +5,7 @@
 
 use crypto_bigint::BoxedUint;
 
-use crate::crypto::group::{group, DH_PRIVATE_BITS, MODULUS_BITS};
+use crate::crypto::group::{group, MODULUS_BITS};
 use crate::crypto::mont::{pow_ct_radix, pow_vartime_radix, FixedBase, Radix};
 use crate::crypto::{pow_ct, resize, to_monty};
 
@@ -31,11 +31,12 @@ pub fn modexp_1536(base: &[u8], exponent: &[u8], exponent_bits: u32) -> Vec<u8> 
         .to_vec()
 }
 
-/// Builds the table of powers of the DH generator that every `g^x` of a new DH key uses
-/// (once per process in the app) and returns how many exponent bits it covers.
-pub fn build_dh_table() -> u32 {
+/// Builds a table of powers of the group's generator for exponents of up to `bits` bits, as
+/// the app does once per process: 320 bits for every `g^x` of a new DH key, 1536 for SMP.
+/// Returns how many exponent bits it covers.
+pub fn build_g_table(bits: u32) -> u32 {
     let grp = group();
-    FixedBase::new(&grp.g, DH_PRIVATE_BITS).map_or(0, |t| t.bits())
+    FixedBase::new(&grp.g, bits.clamp(1, MODULUS_BITS)).map_or(0, |t| t.bits())
 }
 
 /// Which exponentiation [`ct_tstat`] times.

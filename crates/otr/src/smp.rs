@@ -62,7 +62,7 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::dsa::Fingerprint;
-use crate::crypto::group::{group, DhPublicKey, MODULUS_BITS, ORDER};
+use crate::crypto::group::{g_pow_full, group, DhPublicKey, MODULUS_BITS, ORDER};
 use crate::crypto::CryptoRng;
 use crate::crypto::{
     monty_params, pow_ct, pow_public_vartime, resize, to_monty, uint_from_be, uint_to_be_minimal,
@@ -211,7 +211,7 @@ fn random_exponent<R: CryptoRng + ?Sized>(rng: &mut R) -> Result<Secret, Error> 
 
 /// g1^e for a secret exponent.
 fn g_pow_secret(e: &Secret) -> Elem {
-    pow_ct(&group().g, &e.0, MODULUS_BITS)
+    g_pow_full(&e.0)
 }
 
 /// base^e for a secret exponent.
@@ -326,9 +326,9 @@ fn check(ok: bool) -> Result<(), SmpCheat> {
     }
 }
 
-/// g1^D · base^c.
+/// g1^D · base^c (D is below q: a received D is range-checked to 1536 bits).
 fn g_d_times(d: &BoxedUint, base: &Elem, c: &BoxedUint) -> Elem {
-    pow_public(&group().g, d).mul(&pow_public(base, c))
+    g_pow_full(d).mul(&pow_public(base, c))
 }
 
 /// A knowledge-of-discrete-log proof for `a` with hash version `v`: (c, D).

@@ -342,12 +342,13 @@ fn otr(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
         }
     }
     // One-time costs, without a libotr counterpart.
-    for (side, lines) in [("native", &native), ("wasm worker", &wasm)] {
-        let value = median(lines, "otr_dh_table");
-        rows.push(Row::new(
-            format!("otr: table of powers of g for DH keys, built once, {side} (ms)"),
-            ms(value),
-        ));
+    for (name, what) in [("otr_dh_table", "DH keys"), ("otr_smp_table", "SMP")] {
+        for (side, lines) in [("native", &native), ("wasm worker", &wasm)] {
+            rows.push(Row::new(
+                format!("otr: table of powers of g for {what}, built once, {side} (ms)"),
+                ms(median(lines, name)),
+            ));
+        }
     }
     // The dudect-style timing test (native): Welch's t, fixed vs random 320-bit exponents.
     for (name, label) in [

@@ -1026,6 +1026,22 @@ mod tests {
         let base = to_monty(&BoxedUint::from(3u64), &params);
         assert!(FixedBase::new_radix(&base, 320, Radix::R28).is_none());
         assert!(FixedBase::new_radix(&base, 320, Radix::R64).is_none());
+        // Full-size exponents (SMP): a table for 1536 bits, in both radices.
+        let g = &group().g;
+        let q = BoxedUint::from(&crate::crypto::group::ORDER);
+        let all = BoxedUint::from_be_slice_vartime(&[0xff; 192]);
+        for radix in [Radix::R28, Radix::R64] {
+            let table = FixedBase::new_radix(g, 1536, radix).unwrap();
+            assert_eq!(table.bits(), 1536);
+            for e in [q.clone(), all.clone(), random_below(&mut rng, &m)] {
+                for bits in [1536, 1535, 320] {
+                    let want = g.pow_bounded_exp(&e, bits);
+                    assert_eq!(table.pow_ct(&e, bits).unwrap(), want, "{radix:?} {bits}");
+                }
+            }
+        }
+        let e = random_below(&mut rng, &m);
+        assert_eq!(crate::crypto::group::g_pow_full(&e), g.pow(&e));
         // What DH uses.
         let x = random_below(&mut rng, &m);
         let x = resize(&x.wrapping_shr_vartime(1536 - 320), 320);
