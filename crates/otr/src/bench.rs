@@ -39,6 +39,26 @@ pub fn build_g_table(bits: u32) -> u32 {
     FixedBase::new(&grp.g, bits.clamp(1, MODULUS_BITS)).map_or(0, |t| t.bits())
 }
 
+/// g^e in the 1536-bit group for the big-endian `exponent` truncated to `bits` bits (320: DH,
+/// 1536: SMP), constant time, either from the table of powers of g the app uses
+/// (`table = true`) or with the fixed-window ladder; returns the 192-byte result. The two are
+/// timed in alternation by `cargo xtask bench otr`, so a machine whose speed drifts between
+/// runs still shows what the table saves.
+pub fn g_pow(exponent: &[u8], bits: u32, table: bool) -> Vec<u8> {
+    let grp = group();
+    let bits = bits.clamp(1, MODULUS_BITS);
+    let e = BoxedUint::from_be_slice_vartime(exponent);
+    let e = resize(&e, e.bits_precision().max(bits + 64));
+    let one = BoxedUint::one_with_precision(e.bits_precision());
+    let e = e.bitand(&one.wrapping_shl_vartime(bits).wrapping_sub(&one));
+    let r = match (table, bits) {
+        (true, 0..=320) => crate::crypto::group::g_pow_dh(&resize(&e, 320)),
+        (true, _) => crate::crypto::group::g_pow_full(&resize(&e, MODULUS_BITS)),
+        (false, _) => pow_ct(&grp.g, &e, bits),
+    };
+    r.retrieve().to_be_bytes().to_vec()
+}
+
 /// Which exponentiation [`ct_tstat`] times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exponentiation {
@@ -186,6 +206,17 @@ mod tests {
         // ... and at 1535 bits (q's width) too, but not when truncated below it.
         assert!(one_at(&modexp_1536(&[2], &q.to_be_bytes(), 1535), 1));
         assert!(!one_at(&modexp_1536(&[2], &q.to_be_bytes(), 1534), 1));
+    }
+
+    #[test]
+    fn g_pow_from_the_table_and_the_ladder_agree() {
+        let e: Vec<u8> = (0..192u32).map(|i| (i * 37 + 11) as u8).collect();
+        for bits in [1, 64, 320, 1000, 1536] {
+            assert_eq!(g_pow(&e, bits, true), g_pow(&e, bits, false), "{bits}");
+        }
+        // 2^10 = 1024.
+        let r = g_pow(&[10], 320, true);
+        assert_eq!(&r[190..], &[4, 0]);
     }
 
     #[test]

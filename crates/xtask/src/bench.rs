@@ -342,6 +342,22 @@ fn otr(path: &std::ffi::OsString) -> Result<Vec<Row>, String> {
         }
     }
     // One-time costs, without a libotr counterpart.
+    for (name, what) in [
+        ("otr_gpow320", "g^x, 320-bit exponent (DH keys)"),
+        ("otr_gpow1536", "g^e, 1536-bit exponent (SMP)"),
+    ] {
+        for (side, lines) in [("native", &native), ("wasm worker", &wasm)] {
+            let table = median(lines, &format!("{name}_table"));
+            let ladder = median(lines, &format!("{name}_ladder"));
+            rows.push(
+                Row::new(
+                    format!("otr: {what}, table of powers of g, {side} (ms)"),
+                    ms(table),
+                )
+                .against(format!("{} ladder", ms(ladder)), table / ladder),
+            );
+        }
+    }
     for (name, what) in [("otr_dh_table", "DH keys"), ("otr_smp_table", "SMP")] {
         for (side, lines) in [("native", &native), ("wasm worker", &wasm)] {
             rows.push(Row::new(

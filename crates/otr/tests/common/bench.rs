@@ -13,13 +13,14 @@
 //! | `otr_burst` | per message: 20 messages sent and read in one direction |
 //! | `otr_smp` | SMP with a question, both sides, start to both `SmpSucceeded` |
 //! | `otr_modexp320` / `otr_modexp1536` | one 1536-bit modexp, random base, 320-bit / 1536-bit exponent |
+//! | `otr_gpow320_table` / `_ladder`, `otr_gpow1536_…` | g^e from the table and with the ladder, timed in alternation |
 //! | `otr_dh_table` / `otr_smp_table` | building the table of powers of the generator for 320-bit DH / 1536-bit SMP exponents (once per process in the app) |
 #![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use candado_otr::bench::{build_g_table, modexp_1536};
+use candado_otr::bench::{build_g_table, g_pow, modexp_1536};
 use candado_otr::crypto::dsa::DsaPrivateKey;
 use candado_otr::wire::message::InstanceTag;
 use candado_otr::{Event, MessageState, Policy, Session, SessionConfig};
@@ -238,6 +239,21 @@ pub fn run(clocks: &Clocks<'_>, out: &mut dyn FnMut(String)) {
             assert_eq!(r.len(), 192);
         }
         out(s.line(name));
+    }
+
+    // g^e from the table and with the ladder, in alternation (so that drifts in the machine's
+    // speed hit both alike): 320-bit DH exponents and 1536-bit SMP ones.
+    for (name, bits) in [("otr_gpow320", 320u32), ("otr_gpow1536", 1536)] {
+        let (mut table, mut ladder) = (Samples::default(), Samples::default());
+        for _ in 0..RUNS * 5 {
+            let mut exp = [0u8; 192];
+            rng.try_fill_bytes(&mut exp).unwrap();
+            let a = table.time(clocks, 1, || g_pow(&exp, bits, true));
+            let b = ladder.time(clocks, 1, || g_pow(&exp, bits, false));
+            assert_eq!(a, b);
+        }
+        out(table.line(&format!("{name}_table")));
+        out(ladder.line(&format!("{name}_ladder")));
     }
 
     for (name, bits) in [("otr_dh_table", 320u32), ("otr_smp_table", 1536)] {
