@@ -240,30 +240,9 @@ async fn starts_offline_to_the_unlock_screen_after_one_visit() {
     let browser = Chromium::start("pwa-offline", "es-AR").await.unwrap();
     browser.client.goto(&url).await.unwrap();
     screen(&browser, "first-run").await;
-    browser
-        .client
-        .find(Locator::Css("#passphrase"))
-        .await
-        .unwrap()
-        .send_keys("caballo correcto batería grapa")
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("#passphrase-confirm"))
-        .await
-        .unwrap()
-        .send_keys("caballo correcto batería grapa")
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("#create-vault"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_passphrase(&browser, "#passphrase").await;
+    type_passphrase(&browser, "#passphrase-confirm").await;
+    click(&browser, "#create-vault").await;
     screen(&browser, "add-account").await;
     service_worker_ready(&browser, false).await;
     assert_eq!(csp_violations(&server), Vec::<String>::new());
@@ -283,22 +262,8 @@ async fn starts_offline_to_the_unlock_screen_after_one_visit() {
 
     // Unlocking works offline too: Argon2id runs in a worker of its own, started from the cached
     // files, and its memory (at least 19 MiB of blocks) leaves with it.
-    browser
-        .client
-        .find(Locator::Css("#unlock-passphrase"))
-        .await
-        .unwrap()
-        .send_keys("caballo correcto batería grapa")
-        .await
-        .unwrap();
-    browser
-        .client
-        .find(Locator::Css("#unlock"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_passphrase(&browser, "#unlock-passphrase").await;
+    click(&browser, "#unlock").await;
     screen(&browser, "add-account").await;
     let workers = browser.worker_memory().await.unwrap();
     assert_eq!(
@@ -313,6 +278,29 @@ async fn starts_offline_to_the_unlock_screen_after_one_visit() {
         "the runtime worker's WebAssembly memory never held Argon2id's blocks: {wasm_mib:.1} MiB"
     );
     browser.close().await;
+}
+
+/// Types the passphrase of these tests into the field `css`.
+async fn type_passphrase(browser: &Chromium, css: &str) {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys("caballo correcto batería grapa")
+        .await
+        .unwrap();
+}
+
+async fn click(browser: &Chromium, css: &str) {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 /// How many times the server was asked for `path`.
@@ -438,14 +426,7 @@ async fn a_new_release_is_offered_and_taken_only_on_request() {
         "the page reloaded without being asked"
     );
 
-    browser
-        .client
-        .find(Locator::Css("#update-reload"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "#update-reload").await;
     let deadline = Instant::now() + WAIT;
     loop {
         let reloaded = browser
