@@ -23,6 +23,86 @@ impl fmt::Display for AccountId {
     }
 }
 
+/// What people wrote: a message, an SMP question, a room subject, an invitation's note. It is
+/// shown to the person and travels to the UI, but `Debug` prints only its length, so that a
+/// logged command, event or message never carries it. On the wire it is a plain JSON string.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Text(pub String);
+
+impl Text {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl core::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Text {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(value: &str) -> Self {
+        Self(value.to_string())
+    }
+}
+
+impl From<Text> for String {
+    fn from(value: Text) -> Self {
+        value.0
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Text(<{} bytes>)", self.0.len())
+    }
+}
+
 /// A secret typed by the person (a password, an SMP answer). Wiped from memory when dropped;
 /// `Debug` never shows it. On the wire it is a plain JSON string (it has to cross `postMessage`).
 #[derive(Clone, PartialEq, Eq)]
@@ -258,7 +338,7 @@ pub struct ChatMessage {
     /// Received or sent.
     pub direction: Direction,
     /// The text, always shown as text (never as HTML).
-    pub text: String,
+    pub text: Text,
     /// Whether it travelled encrypted (for outgoing: it will, or did).
     pub encrypted: bool,
     /// The state of an outgoing message.
@@ -363,7 +443,7 @@ pub enum Notice {
     /// The contact's software reported an OTR error.
     PeerError {
         /// Its text.
-        text: String,
+        text: Text,
     },
     /// An encrypted message arrived from the archive or offline storage, where it cannot be read.
     StoredEncryptedMessage,
@@ -399,7 +479,7 @@ pub struct RoomMessage {
     pub nick: String,
     /// The text, always shown as text (never as HTML). A `?OTR` body is shown as it came: it is
     /// never fed into an OTR session.
-    pub text: String,
+    pub text: Text,
     /// We wrote it (from this app, or from another client under our nickname).
     pub own: bool,
     /// `Sent` for ours (until the room refuses it: `Failed`), `Received` for the others'.
@@ -431,7 +511,7 @@ pub struct Invitation {
     /// The inviter is one of our contacts. `false`: a stranger (shown as such).
     pub from_contact: bool,
     /// Their note, if any (at most 500 characters), always shown as text.
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
     /// It carries the room's password.
     pub has_password: bool,
     /// Sent through the room (declining tells the inviter); `false` for a direct invitation.

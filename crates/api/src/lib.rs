@@ -158,7 +158,7 @@ pub enum Command {
         /// The contact's bare address.
         peer: String,
         /// The text.
-        text: String,
+        text: Text,
     },
     /// Start (or refresh) the private (OTR) conversation with `peer`.
     StartPrivate {
@@ -191,7 +191,7 @@ pub enum Command {
         /// The contact.
         peer: String,
         /// The question shown to the contact.
-        question: Option<String>,
+        question: Option<Text>,
         /// The expected answer (or the shared secret).
         answer: Secret,
     },
@@ -239,7 +239,7 @@ pub enum Command {
         /// The room.
         room: String,
         /// The new subject (empty clears it).
-        subject: String,
+        subject: Text,
     },
     /// Invite a contact into a room we are in, through the room (XEP-0045 mediated invitation;
     /// the room adds its password, if it has one).
@@ -274,7 +274,7 @@ pub enum Command {
         /// The room.
         room: String,
         /// The text.
-        text: String,
+        text: Text,
     },
     /// Keep this chat's history on this device (inside the vault), or stop keeping it. Chats are off
     /// the record by default. Turning it off deletes what was stored for the chat. Answered by
@@ -479,7 +479,7 @@ pub enum Event {
         /// The contact.
         peer: String,
         /// The question, or `None` for a shared secret.
-        question: Option<String>,
+        question: Option<Text>,
     },
     /// The default OTR policy of an account (after it logs in, and after every change).
     Policy {
@@ -505,7 +505,7 @@ pub enum Event {
         /// Our nickname, as the room assigned it.
         nick: String,
         /// The subject, if already known.
-        subject: Option<String>,
+        subject: Option<Text>,
     },
     /// Entering a room failed; the person may try again (e.g. with another nickname).
     RoomJoinFailed {
@@ -545,7 +545,7 @@ pub enum Event {
         /// The room.
         room: String,
         /// The subject.
-        subject: String,
+        subject: Text,
     },
     /// A message in a room, received or sent by us. Never encrypted.
     RoomMessage {
@@ -974,7 +974,7 @@ mod tests {
                 .map(|i| ChatMessage {
                     id: format!("h0.{i}"),
                     direction: Direction::Incoming,
-                    text: format!("mensaje {i}"),
+                    text: format!("mensaje {i}").into(),
                     encrypted: true,
                     delivery: Delivery::Received,
                     at: i as u64,
@@ -1142,7 +1142,7 @@ mod tests {
             Event::RoomSubject {
                 account: alice(),
                 room: room(),
-                subject: String::new(),
+                subject: Text::default(),
             },
             Event::RoomMessage {
                 account: alice(),
@@ -1289,6 +1289,87 @@ mod tests {
         let shown = format!("{cmd:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("redacted"), "{shown}");
+    }
+
+    #[test]
+    fn what_people_write_crosses_the_wire_but_never_shows_in_debug() {
+        let said = "nos vemos en la plaza a las 8";
+        let message = ChatMessage {
+            id: "m1".into(),
+            direction: Direction::Incoming,
+            text: said.into(),
+            encrypted: true,
+            delivery: Delivery::Received,
+            at: 1,
+        };
+        let room_message = RoomMessage {
+            id: "r1".into(),
+            nick: "ana".into(),
+            text: said.into(),
+            own: false,
+            delivery: Delivery::Received,
+            at: 1,
+        };
+        let wired: Vec<(String, String)> = vec![
+            (
+                Command::SendMessage {
+                    account: alice(),
+                    peer: "bob@example.org".into(),
+                    text: said.into(),
+                }
+                .to_wire(),
+                format!(
+                    "{:?}",
+                    Command::SendMessage {
+                        account: alice(),
+                        peer: "bob@example.org".into(),
+                        text: said.into(),
+                    }
+                ),
+            ),
+            {
+                let e = Event::Message {
+                    account: alice(),
+                    peer: "bob@example.org".into(),
+                    message: message.clone(),
+                };
+                (e.to_wire(), format!("{e:?}"))
+            },
+            {
+                let e = Event::RoomMessage {
+                    account: alice(),
+                    room: "sala@muc.example.org".into(),
+                    message: room_message,
+                };
+                (e.to_wire(), format!("{e:?}"))
+            },
+            {
+                let e = Event::SmpQuestion {
+                    account: alice(),
+                    peer: "bob@example.org".into(),
+                    question: Some(said.into()),
+                };
+                (e.to_wire(), format!("{e:?}"))
+            },
+            {
+                let c = Command::SetRoomSubject {
+                    account: alice(),
+                    room: "sala@muc.example.org".into(),
+                    subject: said.into(),
+                };
+                (c.to_wire(), format!("{c:?}"))
+            },
+        ];
+        for (wire, shown) in wired {
+            assert!(wire.contains(said), "{wire}");
+            assert!(!shown.contains("plaza"), "{shown}");
+            assert!(
+                shown.contains(&format!("<{} bytes>", said.len())),
+                "{shown}"
+            );
+        }
+        assert_eq!(message.text, said);
+        assert_eq!(message.text.as_str(), said);
     }
 
     #[test]

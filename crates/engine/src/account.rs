@@ -741,7 +741,7 @@ impl Account {
                         account: self.id.clone(),
                         room: name.clone(),
                         nick,
-                        subject,
+                        subject: subject.map(Into::into),
                     });
                     self.report_occupants(&name, out);
                 }
@@ -824,7 +824,7 @@ impl Account {
                     out.emit(Event::RoomSubject {
                         account: self.id.clone(),
                         room: name,
-                        subject,
+                        subject: subject.into(),
                     });
                 }
             }
@@ -1118,7 +1118,7 @@ impl Account {
                 account: self.id.clone(),
                 room: name.clone(),
                 nick,
-                subject,
+                subject: subject.map(Into::into),
             });
             out.emit(Event::RoomOccupants {
                 account: self.id.clone(),
@@ -1297,7 +1297,7 @@ impl Account {
                 from: inviter,
                 from_nick,
                 from_contact,
-                reason,
+                reason: reason.map(Into::into),
                 has_password,
                 mediated,
             },
@@ -1414,7 +1414,7 @@ impl Account {
             message: RoomMessage {
                 id,
                 nick,
-                text,
+                text: text.into(),
                 own: true,
                 delivery: Delivery::Sent,
                 at,
@@ -1453,7 +1453,7 @@ impl Account {
             message: RoomMessage {
                 id,
                 nick,
-                text: body,
+                text: body.into(),
                 own,
                 delivery: if own {
                     Delivery::Sent

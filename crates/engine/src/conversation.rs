@@ -298,7 +298,7 @@ impl Conversation {
                 } else {
                     Direction::Outgoing
                 },
-                text,
+                text: text.into(),
                 encrypted,
                 delivery,
                 at,
@@ -484,7 +484,9 @@ impl Conversation {
                 let now = out.now;
                 self.emit_message(id, text, encrypted, Delivery::Received, now, out);
             }
-            OtrEvent::PeerError { text } => self.notice(Notice::PeerError { text }, out),
+            OtrEvent::PeerError { text } => {
+                self.notice(Notice::PeerError { text: text.into() }, out)
+            }
             // A Data message whose counter did not increase is a duplicate (a stream
             // resend) or a replay: already shown once or never valid; dropped silently.
             OtrEvent::Error {
@@ -499,7 +501,7 @@ impl Conversation {
                 out.emit(Event::SmpQuestion {
                     account: self.account.clone(),
                     peer,
-                    question,
+                    question: question.map(Into::into),
                 });
             }
             OtrEvent::SmpSucceeded { authenticates_peer } => {

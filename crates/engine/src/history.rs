@@ -209,7 +209,7 @@ fn to_message(id: String, e: &Entry) -> ChatMessage {
         } else {
             Direction::Incoming
         },
-        text: e.text.to_string(),
+        text: e.text.to_string().into(),
         encrypted: e.encrypted,
         delivery: if e.outgoing {
             Delivery::Sent
@@ -388,7 +388,7 @@ impl History {
             at: message.at,
             outgoing: message.direction == Direction::Outgoing,
             encrypted: message.encrypted,
-            text: Zeroizing::new(message.text.clone()),
+            text: Zeroizing::new(message.text.to_string()),
         };
         let size = ENTRY_OVERHEAD + entry.text.len();
         if !chat.tail_entries.is_empty()

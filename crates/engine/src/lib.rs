@@ -608,7 +608,9 @@ impl<R: CryptoRng> Engine<R> {
                 peer,
                 text,
             } => {
-                self.on_conversation(&account, &peer, now, true, |c, out| c.send_text(text, out));
+                self.on_conversation(&account, &peer, now, true, |c, out| {
+                    c.send_text(text.into_string(), out)
+                });
             }
             Command::StartPrivate { account, peer } => {
                 self.on_conversation(&account, &peer, now, true, |c, out| {
@@ -672,7 +674,7 @@ impl<R: CryptoRng> Engine<R> {
                 subject,
             } => {
                 self.on_peer(&account, &room, now, |a, room, out| {
-                    a.set_room_subject(room, subject, out)
+                    a.set_room_subject(room, subject.into_string(), out)
                 });
             }
             Command::InviteToRoom { account, room, jid } => {
@@ -694,7 +696,7 @@ impl<R: CryptoRng> Engine<R> {
                 text,
             } => {
                 self.on_peer(&account, &room, now, |a, room, out| {
-                    a.send_room_message(room, text, out)
+                    a.send_room_message(room, text.into_string(), out)
                 });
             }
             Command::ForgetAccount { account } => self.forget(&account, now),

@@ -498,7 +498,7 @@ fn received(events: &[Event]) -> Vec<(String, bool)> {
         .iter()
         .filter_map(|e| match e {
             Event::Message { message, .. } if message.direction == Direction::Incoming => {
-                Some((message.text.clone(), message.encrypted))
+                Some((message.text.to_string(), message.encrypted))
             }
             _ => None,
         })
@@ -1720,7 +1720,7 @@ fn rooms_join_report_occupants_and_keep_messages_out_of_otr() {
         .events(0)
         .into_iter()
         .filter_map(|e| match e {
-            Event::RoomMessage { message, .. } => Some((message.text, message.own)),
+            Event::RoomMessage { message, .. } => Some((message.text.into_string(), message.own)),
             _ => None,
         })
         .collect();
@@ -2125,7 +2125,7 @@ fn histories(events: &[Event]) -> Vec<(String, bool, Vec<Kept>)> {
                     .iter()
                     .map(|m| {
                         (
-                            m.text.clone(),
+                            m.text.to_string(),
                             m.direction == Direction::Outgoing,
                             m.encrypted,
                         )

@@ -495,7 +495,7 @@ mod tests {
         ChatMessage {
             id: id.into(),
             direction: candado_api::Direction::Outgoing,
-            text: format!("text of {id}"),
+            text: format!("text of {id}").into(),
             encrypted: true,
             delivery,
             at: 1,

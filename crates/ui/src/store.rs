@@ -345,7 +345,7 @@ impl Store {
         self.send(Command::SetRoomSubject {
             account,
             room,
-            subject,
+            subject: subject.into(),
         });
     }
 
@@ -593,7 +593,7 @@ impl Store {
             } => self.smp_incoming.set(Some(SmpPrompt {
                 account,
                 peer,
-                question,
+                question: question.map(String::from),
             })),
             Event::OwnFingerprint {
                 account,
@@ -628,7 +628,7 @@ impl Store {
                     r.joined = true;
                     r.nick = nick;
                     if subject.is_some() {
-                        r.subject = subject;
+                        r.subject = subject.map(String::from);
                     }
                 });
             }
@@ -676,7 +676,7 @@ impl Store {
                 room,
                 subject,
             } => self.room(account, room, |r| {
-                r.subject = Some(subject).filter(|s| !s.trim().is_empty());
+                r.subject = Some(subject.into_string()).filter(|s| !s.trim().is_empty());
             }),
             Event::RoomMessage {
                 account,

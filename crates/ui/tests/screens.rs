@@ -1884,7 +1884,7 @@ async fn hostile_text_is_only_ever_text() {
                 from: Some(format!("x{i}@localhost")),
                 from_nick: Some(text.clone()),
                 from_contact: false,
-                reason: Some(text.clone()),
+                reason: Some(text.clone().into()),
                 has_password: false,
                 mediated: true,
             },
@@ -1919,7 +1919,7 @@ async fn hostile_text_is_only_ever_text() {
             message: ChatMessage {
                 id: format!("h{i}"),
                 direction: Direction::Incoming,
-                text: text.clone(),
+                text: text.clone().into(),
                 encrypted: i % 2 == 0,
                 delivery: Delivery::Received,
                 at: i as u64,
@@ -1929,7 +1929,9 @@ async fn hostile_text_is_only_ever_text() {
         m.apply(Event::Notice {
             account: alice(),
             peer: "bob@localhost".into(),
-            notice: Notice::PeerError { text: text.clone() },
+            notice: Notice::PeerError {
+                text: text.clone().into(),
+            },
         })
         .await;
         m.apply(Event::MessageFailed {
@@ -1948,7 +1950,7 @@ async fn hostile_text_is_only_ever_text() {
     m.apply(Event::SmpQuestion {
         account: alice(),
         peer: "bob@localhost".into(),
-        question: Some(corpus[2].clone()),
+        question: Some(corpus[2].clone().into()),
     })
     .await;
     assert_nothing_injected(&m, "incoming question");
@@ -1964,7 +1966,7 @@ async fn hostile_text_is_only_ever_text() {
         account: alice(),
         room: room.into(),
         nick: corpus[0].clone(),
-        subject: Some(corpus[1].clone()),
+        subject: Some(corpus[1].clone().into()),
     })
     .await;
     m.store
@@ -1985,7 +1987,7 @@ async fn hostile_text_is_only_ever_text() {
             message: RoomMessage {
                 id: format!("g{i}"),
                 nick: text.clone(),
-                text: text.clone(),
+                text: text.clone().into(),
                 own: false,
                 delivery: Delivery::Received,
                 at: i as u64,
@@ -1996,7 +1998,7 @@ async fn hostile_text_is_only_ever_text() {
     m.apply(Event::RoomSubject {
         account: alice(),
         room: room.into(),
-        subject: corpus[3].clone(),
+        subject: corpus[3].clone().into(),
     })
     .await;
     assert_nothing_injected(&m, "group");

@@ -460,7 +460,7 @@ fn forged_otr_errors_are_only_shown_and_never_end_the_private_conversation() {
     let errors: Vec<String> = notices(&ev)
         .into_iter()
         .filter_map(|n| match n {
-            Notice::PeerError { text } => Some(text),
+            Notice::PeerError { text } => Some(text.into_string()),
             _ => None,
         })
         .collect();

@@ -95,7 +95,7 @@ fn message_view(m: ChatMessage, t: Locale, date: Option<(String, String)>) -> An
             data-delivery=delivery_key(m.delivery)
             data-history=if kept { "true" } else { "false" }
         >
-            <span class="message-text" dir="auto">{m.text}</span>
+            <span class="message-text" dir="auto">{m.text.into_string()}</span>
             <span class="message-meta">
                 {date.map(|(shown, iso)| view! { <time class="message-date" datetime=iso>{shown}</time> })}
                 {(!m.encrypted).then(|| view! { <span class="unencrypted">{td_string!(t, message_unencrypted)}</span> })}
@@ -192,7 +192,7 @@ pub fn Chat(store: Store) -> impl IntoView {
         with_peer(&|account, peer| Command::SendMessage {
             account,
             peer,
-            text: body.clone(),
+            text: body.clone().into(),
         })
     });
     let toggle_history = move |ev: leptos::ev::Event| {

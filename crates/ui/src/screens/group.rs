@@ -40,7 +40,7 @@ pub fn Group(store: Store) -> impl IntoView {
         with_room(&|account, room| Command::SendRoomMessage {
             account,
             room,
-            text: body.clone(),
+            text: body.clone().into(),
         })
     });
     let new_subject = RwSignal::new(String::new());
@@ -185,7 +185,7 @@ pub fn Group(store: Store) -> impl IntoView {
                                     data-delivery=super::chat::delivery_key(m.delivery)
                                 >
                                     <span class="message-nick" dir="auto">{m.nick}</span>
-                                    <span class="message-text" dir="auto">{m.text}</span>
+                                    <span class="message-text" dir="auto">{m.text.into_string()}</span>
                                     {failed.then(|| view! {
                                         <span class="message-meta"><span class="delivery failed">{tr!(store, room_message_failed)}</span></span>
                                     })}

@@ -59,7 +59,7 @@ pub fn Invitations(store: Store) -> impl IntoView {
                                     <span class="who">
                                         <span class="invitation-text">{text}</span>
                                         {stranger.then(|| view! { <span class="stranger warning">{td_string!(t, invitation_stranger).to_owned()}</span> })}
-                                        {i.reason.clone().map(|r| view! { <span class="invitation-reason" dir="auto">{r}</span> })}
+                                        {i.reason.clone().map(|r| view! { <span class="invitation-reason" dir="auto">{r.into_string()}</span> })}
                                         {i.has_password.then(|| view! { <span class="hint">{td_string!(t, invitation_with_password).to_owned()}</span> })}
                                     </span>
                                     <span class="actions">

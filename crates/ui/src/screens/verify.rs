@@ -90,7 +90,7 @@ pub fn VerifyDialog(store: Store, padlock: Memo<PadlockView>) -> impl IntoView {
         store.send(Command::SmpAsk {
             account,
             peer,
-            question: (!q.is_empty()).then_some(q),
+            question: (!q.is_empty()).then(|| q.into()),
             answer: a.as_str().into(),
         });
         answer.set(String::new());
