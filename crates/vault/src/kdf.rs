@@ -89,17 +89,26 @@ fn run_argon2id(ctx: &Argon2<'_>, pwd: &[u8], salt: &[u8], out: &mut [u8]) -> Re
     })
 }
 
+/// Argon2id(passphrase, salt) at (m KiB, t passes, p lanes), 32 bytes of output.
+fn argon2id_with(
+    passphrase: &[u8],
+    salt: &[u8],
+    (m, t, p): (u32, u32, u32),
+) -> Result<Zeroizing<[u8; KEY_LEN]>, KdfError> {
+    let ctx = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params(m, t, p)?);
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    run_argon2id(&ctx, passphrase, salt, out.as_mut())?;
+    Ok(out)
+}
+
 /// Argon2id(passphrase, salt) with the given cost, 32 bytes of output.
 pub(crate) fn derive_kek(passphrase: &[u8], salt: &[u8], cost: Cost) -> Result<Kek, KdfError> {
-    let (m, t, p) = match cost {
+    let mtp = match cost {
         Cost::Params(k) => (k.m_kib, k.t, k.p),
         #[cfg(test)]
         Cost::TestOnlyCheap => (8, 1, 1),
     };
-    let ctx = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params(m, t, p)?);
-    let mut out = Zeroizing::new([0u8; KEY_LEN]);
-    run_argon2id(&ctx, passphrase, salt, out.as_mut())?;
-    Ok(Kek::from_bytes(out))
+    argon2id_with(passphrase, salt, mtp).map(Kek::from_bytes)
 }
 
 /// The vault's key-encryption key: Argon2id(passphrase, salt) at `params` (always in the
@@ -112,14 +121,7 @@ pub fn argon2id(
     salt: &[u8],
     params: KdfParams,
 ) -> Result<Zeroizing<[u8; KEY_LEN]>, KdfError> {
-    let ctx = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        argon2_params(params.m_kib, params.t, params.p)?,
-    );
-    let mut out = Zeroizing::new([0u8; KEY_LEN]);
-    run_argon2id(&ctx, passphrase, salt, out.as_mut())?;
-    Ok(out)
+    argon2id_with(passphrase, salt, (params.m_kib, params.t, params.p))
 }
 
 /// What [`KdfRunner::argon2id`] returns.
